@@ -1,0 +1,45 @@
+# kaizen-bot: `make run` and `make test` work on a fresh clone with only Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: run test bench lint format clean
+
+# Runtime install (stamp files: reinstall only when pyproject.toml changes).
+$(VENV)/.installed-run: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed-run
+
+## run: install, migrate the database (SQLite ./kaizen.db by default), start `kaizen serve`
+run: $(VENV)/.installed-run
+	$(BIN)/kaizen db upgrade
+	exec $(BIN)/kaizen serve
+
+## test: install with dev extras and run the whole suite (PostgreSQL too if KAIZEN_TEST_POSTGRES_URL)
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: run the benchmarks in bench/ and print their figures
+bench: $(VENV)/.installed-dev
+	@if ls bench/bench_*.py >/dev/null 2>&1; then \
+		for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done; \
+	else echo "no benchmarks yet"; fi
+
+## lint: ruff
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

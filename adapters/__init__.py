@@ -1,0 +1,1 @@
+"""The composition root and the platforms: settings, server, CLI, console, Slack, Teams."""

@@ -1,0 +1,184 @@
+"""The ``kaizen`` command: serve, db, chat, ideas. Every subcommand has ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from adapters import console, idea_export
+from adapters.runtime import DatabaseNotReady, Runtime
+from adapters.settings import Settings
+
+log = logging.getLogger("kaizen")
+
+STATUSES = ("submitted", "approved", "in_progress", "implemented", "rejected", "duplicate",
+            "withdrawn")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kaizen",
+        description="kaizen-bot: capture small improvement ideas in Slack, Teams and the console.",
+        epilog="Configuration comes from environment variables and a .env file; see README.md.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server (Slack, Teams, health checks)")
+    serve.add_argument("--host", help="address to bind (default: KAIZEN_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: KAIZEN_PORT or 3978)")
+    serve.add_argument("--no-scheduler", action="store_true",
+                       help="do not run the daily digest scheduler in this process")
+
+    db = commands.add_parser("db", help="database migrations (Alembic)")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="migrate the database to the latest revision")
+    db_commands.add_parser("current", help="show the database's revision and the latest one")
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal (reads stdin)")
+    chat.add_argument("--user", help="your user name (default: your login name)")
+    chat.add_argument("--manager", action="store_true",
+                      help="act as a manager (may decide on ideas)")
+
+    ideas = commands.add_parser("ideas", help="list or export ideas")
+    ideas.add_argument("--status", choices=STATUSES, help="only ideas with this status")
+    ideas.add_argument("--format", choices=idea_export.FORMATS, default="table",
+                       help="output format (default: table)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"kaizen: invalid configuration:\n{_settings_errors(exc)}", file=sys.stderr)
+        return 2
+    # The server logs at KAIZEN_LOG_LEVEL; interactive commands only show warnings and worse.
+    level = settings.log_level.upper() if args.command == "serve" else "WARNING"
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler = _HANDLERS[args.command]
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings_errors(exc: ValidationError) -> str:
+    return "\n".join(f"  {error['msg']}" for error in exc.errors())
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from adapters.server import build_app
+
+    runtime = Runtime.create(settings)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    log.info("database: %s", runtime.safe_database_url)
+    if args.no_scheduler:
+        log.info("digest scheduler disabled (--no-scheduler)")
+    log.info("kaizen-bot serving on http://%s:%d (health: /healthz, readiness: /readyz)",
+             host, port)
+    web.run_app(build_app(runtime), host=host, port=port, print=None,
+                access_log=logging.getLogger("kaizen.access"))
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import migrate
+
+    if args.db_command == "upgrade":
+        migrate.upgrade(settings.database_url)
+        print(f"database migrated to {migrate.head_revision()}")
+        return 0
+    runtime = Runtime.create(settings)
+
+    async def _current() -> str | None:
+        try:
+            async with runtime.engine.connect() as connection:
+                return await migrate.current_revision(connection)
+        finally:
+            await runtime.close()
+
+    current = asyncio.run(_current())
+    head = migrate.head_revision()
+    suffix = " (head)" if current == head else f" (latest is {head}: run `kaizen db upgrade`)"
+    print(f"{current or 'not migrated'}{suffix}")
+    return 0
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    name = (args.user or _login_name()).strip()
+    if not name:
+        print("kaizen chat: --user must not be empty", file=sys.stderr)
+        return 2
+    user = console.console_user(name)
+
+    async def _run() -> int:
+        runtime = Runtime.create(settings)
+        try:
+            await runtime.check_database()
+            if args.manager:
+                await _grant_manager(runtime, user)
+            return await console.run_chat(runtime.service, user)
+        finally:
+            await runtime.close()
+
+    return _with_ready_database(_run)
+
+
+async def _grant_manager(runtime: Runtime, user: console.UserRef) -> None:
+    from bot.service import utcnow
+
+    async with runtime.unit_of_work() as uow:
+        person = await uow.people.ensure(user, utcnow())
+        if person.role == "member":
+            await uow.people.set_role(person.id, "manager")
+        await uow.commit()
+
+
+def _ideas(args: argparse.Namespace, settings: Settings) -> int:
+    async def _run() -> int:
+        runtime = Runtime.create(settings)
+        try:
+            await runtime.check_database()
+            async with runtime.unit_of_work() as uow:
+                ideas = await uow.ideas.list(status=args.status)
+            print(idea_export.render(ideas, args.format))
+            return 0
+        finally:
+            await runtime.close()
+
+    return _with_ready_database(_run)
+
+
+def _with_ready_database(run: object) -> int:
+    try:
+        return asyncio.run(run())  # type: ignore[operator]
+    except DatabaseNotReady as exc:
+        print(f"kaizen: {exc}", file=sys.stderr)
+        return 2
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "console-user"
+
+
+_HANDLERS = {"serve": _serve, "db": _db, "chat": _chat, "ideas": _ideas}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

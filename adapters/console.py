@@ -1,0 +1,74 @@
+"""The console adapter: the real core and real storage, in a terminal.
+
+Reads standard input line by line, so it works interactively and with piped input
+(``printf '/kaizen\\n…' | kaizen chat --user ana``), and stops cleanly at end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from typing import TextIO
+
+from bot.events import MessageEvent, UserRef
+from bot.replies import Reply
+from bot.service import KaizenService, TurnConflict
+
+PLATFORM = "console"
+WORKSPACE = "local"
+
+
+def render(reply: Reply) -> str:
+    """Plain-text rendering: the text, then labelled fields, then buttons as things to type."""
+    lines = [reply.text]
+    for label, value in reply.fields:
+        head, *rest = value.splitlines() or [""]
+        lines.append(f"  {label}: {head}")
+        lines.extend(f"    {line}" for line in rest)
+    if reply.buttons:
+        choices = " or ".join(f"`{button.value}`" for button in reply.buttons)
+        lines.append(f"  (type {choices})")
+    return "\n".join(lines)
+
+
+async def run_chat(
+    service: KaizenService,
+    user: UserRef,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> int:
+    """Run a conversation until end of input; returns the process exit code."""
+    interactive = stdin.isatty()
+    if interactive:
+        stdout.write(
+            f"kaizen chat as {user.display_name or user.user_id}. Type /kaizen to share an idea, "
+            "/kaizen help for help, Ctrl-D to quit.\n"
+        )
+    while True:
+        if interactive:
+            stdout.write("you> ")
+            stdout.flush()
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:  # end of input
+            if interactive:
+                stdout.write("\n")
+            return 0
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            continue
+        event = MessageEvent(
+            event_id=f"console-{uuid.uuid4()}", user=user, text=text, channel="console"
+        )
+        try:
+            result = await service.handle_message(event)
+        except TurnConflict:
+            stdout.write("kaizen> Sorry, that clashed with another change. Please try again.\n")
+            continue
+        for reply in result.replies:
+            stdout.write("kaizen> " + render(reply).replace("\n", "\n        ") + "\n")
+        stdout.flush()
+
+
+def console_user(name: str) -> UserRef:
+    return UserRef(platform=PLATFORM, workspace=WORKSPACE, user_id=name, display_name=name)

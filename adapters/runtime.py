@@ -1,0 +1,68 @@
+"""The composition root: one engine, one session factory, one service, built from settings.
+
+Created once by the CLI (never at import time), handed to whatever adapter runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from adapters.settings import Settings
+from bot.service import KaizenService
+from storage.database import async_database_url, create_engine, create_session_factory
+from storage.migrate import current_revision, head_revision
+from storage.unit_of_work import SqlUnitOfWork
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database is unreachable or not migrated to the code's revision."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[Any]
+    service: KaizenService
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        engine = create_engine(settings.database_url)
+        sessions = create_session_factory(engine)
+
+        def unit_of_work() -> SqlUnitOfWork:
+            return SqlUnitOfWork(sessions)
+
+        return cls(settings, engine, sessions, KaizenService(unit_of_work))
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+    @property
+    def safe_database_url(self) -> str:
+        """The database URL with any password masked, fit for logs."""
+        return make_url(async_database_url(self.settings.database_url)).render_as_string(
+            hide_password=True
+        )
+
+    async def check_database(self) -> str:
+        """Return the current revision; raise :class:`DatabaseNotReady` saying what is wrong."""
+        try:
+            async with self.engine.connect() as connection:
+                current = await current_revision(connection)
+        except Exception as exc:  # any driver error means "not reachable"
+            raise DatabaseNotReady(f"database unreachable: {type(exc).__name__}") from exc
+        head = head_revision()
+        if current != head:
+            raise DatabaseNotReady(
+                f"database at revision {current or 'none'}, code expects {head}: "
+                "run `kaizen db upgrade`"
+            )
+        return current
+
+    async def close(self) -> None:
+        await self.engine.dispose()

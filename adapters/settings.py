@@ -1,0 +1,88 @@
+"""All configuration, read once from the environment (and a ``.env`` file) into one typed object.
+
+Secrets are :class:`~pydantic.SecretStr`, so they never show up in logs, reprs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kaizen.db"
+CommaList = Annotated[list[str], NoDecode]
+_HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class Settings(BaseSettings):
+    """Environment variables of DESIGN.md section 1 (names are matched case-insensitively)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    host: str = Field("127.0.0.1", validation_alias="KAIZEN_HOST")
+    port: int = Field(3978, ge=1, le=65535, validation_alias="KAIZEN_PORT")
+    log_level: str = Field("INFO", validation_alias="KAIZEN_LOG_LEVEL")
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+
+    microsoft_app_id: str = Field("", validation_alias="MICROSOFT_APP_ID")
+    microsoft_app_password: SecretStr | None = Field(
+        None, validation_alias="MICROSOFT_APP_PASSWORD"
+    )
+    microsoft_app_type: str | None = Field(None, validation_alias="MICROSOFT_APP_TYPE")
+    microsoft_app_tenant_id: str | None = Field(None, validation_alias="MICROSOFT_APP_TENANT_ID")
+
+    ideas_channel: str | None = Field(None, validation_alias="KAIZEN_IDEAS_CHANNEL")
+    managers: CommaList = Field(default_factory=list, validation_alias="KAIZEN_MANAGERS")
+    admins: CommaList = Field(default_factory=list, validation_alias="KAIZEN_ADMINS")
+    timezone: str = Field("UTC", validation_alias="KAIZEN_TIMEZONE")
+    digest_time: str = Field("09:00", validation_alias="KAIZEN_DIGEST_TIME")
+    approve_reactions: CommaList = Field(
+        default_factory=lambda: ["white_check_mark", "heavy_check_mark", "+1"],
+        validation_alias=AliasChoices("KAIZEN_APPROVE_REACTIONS"),
+    )
+    reject_reactions: CommaList = Field(
+        default_factory=lambda: ["x"], validation_alias="KAIZEN_REJECT_REACTIONS"
+    )
+
+    @field_validator("managers", "admins", "approve_reactions", "reject_reactions", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"KAIZEN_TIMEZONE={value!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)"
+            ) from exc
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        match = _HH_MM.match(value.strip())
+        if not match:
+            raise ValueError(f"KAIZEN_DIGEST_TIME={value!r} must be HH:MM, e.g. 09:00")
+        return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def teams_local_mode(self) -> bool:
+        """No app id: the Teams endpoint accepts unauthenticated (emulator/test) traffic."""
+        return not self.microsoft_app_id

@@ -1,0 +1,35 @@
+"""The small event types an adapter produces from a platform payload.
+
+An adapter turns "a signed Slack envelope" or "a Bot Framework activity" into one of these,
+so the core never has to know which platform the words came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """Who acted: a person is identified per platform and workspace (Slack team, Teams tenant)."""
+
+    platform: str
+    workspace: str
+    user_id: str
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """Someone said something to the bot: a slash command, a direct message or a console line.
+
+    ``event_id`` is the platform's own id for this delivery (Slack ``event_id``, Teams activity id);
+    the same id delivered twice is a platform retry and is processed once.
+    ``channel`` is where it was said, kept as the idea's origin.
+    """
+
+    event_id: str
+    user: UserRef
+    text: str
+    channel: str | None = None
+    source: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Alembic migrations (``env.py`` plus ``versions/``), shipped inside the package."""

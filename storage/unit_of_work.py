@@ -1,0 +1,36 @@
+"""One transaction per turn: repositories share a session; only :meth:`commit` makes it stick."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import SqlDrafts, SqlIdeaEvents, SqlIdeas, SqlPeople, SqlProcessedEvents
+
+
+class SqlUnitOfWork:
+    """Implements :class:`bot.ports.UnitOfWork`. Leaving the block without commit rolls back."""
+
+    session: AsyncSession
+
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self.session = self._sessions()
+        self.processed = SqlProcessedEvents(self.session)
+        self.people = SqlPeople(self.session)
+        self.drafts = SqlDrafts(self.session)
+        self.ideas = SqlIdeas(self.session)
+        self.idea_events = SqlIdeaEvents(self.session)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.session.rollback()  # a no-op after commit
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()

@@ -1,0 +1,168 @@
+"""Shared fixtures: every test database is isolated and built by ``alembic upgrade head``.
+
+SQLite always; PostgreSQL too when ``KAIZEN_TEST_POSTGRES_URL`` is set, each test in a database
+of its own that is dropped afterwards. With the URL set, an unreachable server is an error (the
+fixture raises), never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from adapters.runtime import Runtime
+from adapters.settings import Settings
+from bot.events import MessageEvent, UserRef
+from bot.replies import TurnResult
+from bot.service import KaizenService
+from storage import migrate
+from storage.unit_of_work import SqlUnitOfWork
+
+POSTGRES_URL = os.environ.get("KAIZEN_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+async def create_postgres_database(base_url: str) -> str:
+    """Create an empty database next to ``base_url``'s and return its URL."""
+    url = make_url(base_url)
+    name = f"kz_test_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+        database=url.database,
+    )
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(database_url: str) -> None:
+    url = make_url(database_url)
+    base = make_url(POSTGRES_URL)
+    connection = await asyncpg.connect(
+        host=base.host, port=base.port or 5432, user=base.username, password=base.password,
+        database=base.database,
+    )
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+async def empty_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database nobody has migrated yet."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kaizen.db'}"
+        return
+    url = await create_postgres_database(POSTGRES_URL)
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)
+
+
+@pytest.fixture
+async def database_url(empty_database_url: str) -> str:
+    """A database migrated with ``alembic upgrade head``, as production ones are."""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    return empty_database_url
+
+
+class Clock:
+    """Time under the test's control: turns see exactly the time the test sets."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    runtime = Runtime.create(Settings(database_url=database_url))
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+@pytest.fixture
+def service(runtime: Runtime, clock: Clock) -> KaizenService:
+    return KaizenService(runtime.unit_of_work, clock=clock)
+
+
+class Chat:
+    """Say things as one user and get the reply texts back; event ids are unique per message."""
+
+    def __init__(self, service: KaizenService, user: UserRef) -> None:
+        self.service = service
+        self.user = user
+
+    async def say(self, text: str, event_id: str | None = None) -> TurnResult:
+        return await self.service.handle_message(
+            MessageEvent(event_id=event_id or f"evt-{uuid.uuid4()}", user=self.user, text=text,
+                         channel="D024BE91L")
+        )
+
+    async def text(self, text: str) -> str:
+        """All reply texts and fields of one turn as one string, for readable asserts."""
+        result = await self.say(text)
+        return "\n".join(
+            "\n".join([reply.text, *(f"{k}: {v}" for k, v in reply.fields)])
+            for reply in result.replies
+        )
+
+
+@pytest.fixture
+def make_chat(service: KaizenService) -> Callable[[str], Chat]:
+    def _make(user_id: str = "U2147483697") -> Chat:
+        return Chat(service, UserRef("slack", "T0001", user_id, user_id.lower()))
+
+    return _make
+
+
+@pytest.fixture
+def chat(make_chat: Callable[[str], Chat]) -> Chat:
+    return make_chat("U2147483697")
+
+
+async def all_ideas(runtime: Runtime) -> list:
+    async with SqlUnitOfWork(runtime.sessions) as uow:
+        return await uow.ideas.list()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cli_env(database_url: str) -> Iterator[dict[str, str]]:
+    """Environment for running the installed ``kaizen`` command against the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
+    env["DATABASE_URL"] = database_url
+    yield env
