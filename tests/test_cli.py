@@ -1,0 +1,107 @@
+"""The installed ``kaizen`` command, run as a user would: real processes, real database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.runtime import Runtime
+from adapters.settings import Settings
+from storage.models import PersonRow
+
+KAIZEN = str(Path(sys.executable).with_name("kaizen"))
+
+
+def kaizen(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KAIZEN, *args], input=stdin, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_scripted_console_session_stores_one_idea(cli_env: dict[str, str]) -> None:
+    standard = "Expense claims are printed & signed by hand"
+    problem = "It takes 15 minutes <per claim>; scans get lost"
+    proposal = "Approve claims in the expense app #finance"
+    script = f"printf '/kaizen\\n{standard}\\n{problem}\\n{proposal}\\n' | {KAIZEN} chat --user ana"
+    chat = subprocess.run(script, shell=True, env=cli_env, capture_output=True, text=True,
+                          timeout=60)
+    assert chat.returncode == 0, chat.stderr
+    assert "saved as KZ-1" in chat.stdout
+
+    listed = kaizen("ideas", "--format", "json", env=cli_env)
+    assert listed.returncode == 0, listed.stderr
+    [idea] = json.loads(listed.stdout)
+    assert idea["key"] == "KZ-1" and idea["id"] == 1
+    assert (idea["standard"], idea["problem"]) == (standard, problem)
+    assert idea["proposal"] == "Approve claims in the expense app"  # trailing #tag is the area
+    assert idea["area"] == "finance" and idea["author"] == "ana"
+    assert idea["status"] == "submitted" and idea["created_at"]
+
+
+def test_ideas_formats_and_status_filter(cli_env: dict[str, str]) -> None:
+    one_shot = "/kaizen standard: =SUM(A1); problem: b; proposal: c\n"
+    assert kaizen("chat", "--user", "bob", env=cli_env, stdin=one_shot).returncode == 0
+
+    rows = list(csv.DictReader(io.StringIO(kaizen("ideas", "--format", "csv",
+                                                  env=cli_env).stdout)))
+    assert [r["key"] for r in rows] == ["KZ-1"]
+    assert rows[0]["standard"] == "'=SUM(A1)"  # a spreadsheet will not run it
+
+    table = kaizen("ideas", env=cli_env).stdout
+    assert "KZ-1" in table and "submitted" in table and "bob" in table
+    assert json.loads(kaizen("ideas", "--status", "approved", "--format", "json",
+                             env=cli_env).stdout) == []
+    bad = kaizen("ideas", "--status", "nonsense", env=cli_env)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_chat_exits_cleanly_on_end_of_input_and_ignores_blank_lines(
+    cli_env: dict[str, str]
+) -> None:
+    result = kaizen("chat", "--user", "ana", env=cli_env, stdin="\n\n/kaizen help\n")
+    assert result.returncode == 0
+    assert "/kaizen mine" in result.stdout
+    assert result.stderr == ""
+
+
+async def test_chat_as_manager_records_the_role(cli_env: dict[str, str],
+                                                database_url: str) -> None:
+    assert kaizen("chat", "--user", "mia", "--manager", env=cli_env).returncode == 0
+    runtime = Runtime.create(Settings(database_url=database_url))
+    try:
+        async with runtime.sessions() as session:
+            person = (await session.execute(select(PersonRow))).scalar_one()
+    finally:
+        await runtime.close()
+    assert (person.user_id, person.role) == ("mia", "manager")
+
+
+def test_db_upgrade_and_current(empty_database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": empty_database_url}
+    refused = kaizen("ideas", env=env)
+    assert refused.returncode == 2 and "kaizen db upgrade" in refused.stderr
+    assert "not migrated" in kaizen("db", "current", env=env).stdout
+    upgraded = kaizen("db", "upgrade", env=env)
+    assert upgraded.returncode == 0 and "migrated to 0001" in upgraded.stdout
+    assert kaizen("db", "current", env=env).stdout.strip() == "0001 (head)"
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["db"], ["chat"], ["ideas"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = subprocess.run([KAIZEN, *command, "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and "usage: kaizen" in result.stdout
+
+
+def test_bad_configuration_is_a_clear_error(cli_env: dict[str, str]) -> None:
+    result = kaizen("ideas", env={**cli_env, "KAIZEN_TIMEZONE": "Mars/Olympus"})
+    assert result.returncode == 2
+    assert "not an IANA time zone" in result.stderr and "Traceback" not in result.stderr
