@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args, settings)
     except KeyboardInterrupt:
+        print(file=sys.stderr)
         return 130
 
 

@@ -7,7 +7,9 @@ Reads standard input line by line, so it works interactively and with piped inpu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 import uuid
 from typing import TextIO
 
@@ -40,6 +42,7 @@ async def run_chat(
 ) -> int:
     """Run a conversation until end of input; returns the process exit code."""
     interactive = stdin.isatty()
+    lines = _read_lines(stdin)
     if interactive:
         stdout.write(
             f"kaizen chat as {user.display_name or user.user_id}. Type /kaizen to share an idea, "
@@ -49,8 +52,8 @@ async def run_chat(
         if interactive:
             stdout.write("you> ")
             stdout.flush()
-        line = await asyncio.to_thread(stdin.readline)
-        if not line:  # end of input
+        line = await lines.get()
+        if line is None:  # end of input
             if interactive:
                 stdout.write("\n")
             return 0
@@ -68,6 +71,28 @@ async def run_chat(
         for reply in result.replies:
             stdout.write("kaizen> " + render(reply).replace("\n", "\n        ") + "\n")
         stdout.flush()
+
+
+def _read_lines(stdin: TextIO) -> asyncio.Queue[str | None]:
+    """Lines of ``stdin`` as a queue, read by a daemon thread (None marks end of input).
+
+    Not ``asyncio.to_thread``: Ctrl-C must end the program at once, and the interpreter would
+    wait for an executor thread stuck in ``readline`` until the user pressed Enter.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def _deliver(line: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the chat has ended
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+
+    def _pump() -> None:
+        for line in iter(stdin.readline, ""):
+            _deliver(line)
+        _deliver(None)
+
+    threading.Thread(target=_pump, name="kaizen-stdin", daemon=True).start()
+    return queue
 
 
 def console_user(name: str) -> UserRef:

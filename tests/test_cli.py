@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,22 @@ def test_bad_configuration_is_a_clear_error(cli_env: dict[str, str]) -> None:
     result = kaizen("ideas", env={**cli_env, "KAIZEN_TIMEZONE": "Mars/Olympus"})
     assert result.returncode == 2
     assert "not an IANA time zone" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_ends_the_chat_at_once(cli_env: dict[str, str]) -> None:
+    """Interrupting while the chat waits for input exits promptly with 130, no traceback."""
+    process = subprocess.Popen([KAIZEN, "chat", "--user", "ana"], env=cli_env, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdin is not None
+    process.stdin.write("/kaizen help\n")
+    process.stdin.flush()
+    time.sleep(1.5)  # let it answer and block waiting for the next line (stdin stays open)
+    process.send_signal(signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("kaizen chat ignored Ctrl-C while waiting for input") from None
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
