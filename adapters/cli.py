@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     ideas.add_argument("--status", choices=STATUSES, help="only ideas with this status")
     ideas.add_argument("--format", choices=idea_export.FORMATS, default="table",
                        help="output format (default: table)")
+    ideas.add_argument("--history", action="store_true",
+                       help="include each idea's audit trail (JSON format)")
     return parser
 
 
@@ -154,9 +156,16 @@ def _ideas(args: argparse.Namespace, settings: Settings) -> int:
         runtime = Runtime.create(settings)
         try:
             await runtime.check_database()
+            if args.history and args.format != "json":
+                print("kaizen ideas: --history needs --format json", file=sys.stderr)
+                return 2
             async with runtime.unit_of_work() as uow:
                 ideas = await uow.ideas.list(status=args.status)
-            print(idea_export.render(ideas, args.format))
+                history = (
+                    {idea.id: await uow.idea_events.history(idea.id) for idea in ideas}
+                    if args.history else None
+                )
+            print(idea_export.render(ideas, args.format, history))
             return 0
         finally:
             await runtime.close()

@@ -13,8 +13,9 @@ import threading
 import uuid
 from typing import TextIO
 
-from bot.events import MessageEvent, UserRef
-from bot.replies import Reply
+from bot.events import MessageEvent, ReactionEvent, UserRef
+from bot.references import parse_idea_key
+from bot.replies import Reply, TurnResult
 from bot.service import KaizenService, TurnConflict
 
 PLATFORM = "console"
@@ -46,7 +47,7 @@ async def run_chat(
     if interactive:
         stdout.write(
             f"kaizen chat as {user.display_name or user.user_id}. Type /kaizen to share an idea, "
-            "/kaizen help for help, Ctrl-D to quit.\n"
+            "/kaizen help for help, :react KZ-1 white_check_mark to react, Ctrl-D to quit.\n"
         )
     while True:
         if interactive:
@@ -60,17 +61,36 @@ async def run_chat(
         text = line.rstrip("\r\n")
         if not text.strip():
             continue
-        event = MessageEvent(
-            event_id=f"console-{uuid.uuid4()}", user=user, text=text, channel="console"
-        )
         try:
-            result = await service.handle_message(event)
+            result = await _dispatch(service, user, text)
         except TurnConflict:
             stdout.write("kaizen> Sorry, that clashed with another change. Please try again.\n")
             continue
         for reply in result.replies:
             stdout.write("kaizen> " + render(reply).replace("\n", "\n        ") + "\n")
+        for note in result.notifications:
+            stdout.write(f"[to {note.to.display_name or note.to.user_id}] "
+                         + render(note.reply).replace("\n", "\n    ") + "\n")
         stdout.flush()
+
+
+async def _dispatch(service: KaizenService, user: UserRef, text: str) -> TurnResult:
+    """A console line: ``:react KZ-12 name`` / ``:unreact …`` simulate reactions, the rest is
+    a message as it would arrive from a chat platform."""
+    event_id = f"console-{uuid.uuid4()}"
+    command, _, rest = text.strip().partition(" ")
+    if command in {":react", ":unreact"}:
+        key, _, reaction = rest.strip().partition(" ")
+        idea_id = parse_idea_key(key)
+        if idea_id is None or not reaction.strip():
+            return TurnResult([Reply(f"Usage: {command} KZ-12 white_check_mark", kind="error")])
+        return await service.handle_reaction(ReactionEvent(
+            event_id=event_id, user=user, idea_id=idea_id, reaction=reaction.strip(),
+            added=command == ":react",
+        ))
+    return await service.handle_message(
+        MessageEvent(event_id=event_id, user=user, text=text, channel="console")
+    )
 
 
 def _read_lines(stdin: TextIO) -> asyncio.Queue[str | None]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.model import Idea
+from bot.model import Idea, IdeaEvent
 from bot.text_input import one_line
 
 FORMATS = ("table", "csv", "json")
 COLUMNS = (
-    "id", "key", "status", "area", "author", "standard", "problem", "proposal", "created_at",
-    "updated_at",
+    "id", "key", "status", "area", "process", "author", "standard", "problem", "proposal",
+    "support", "decided_by", "decided_at", "decision_reason", "created_at", "updated_at",
 )
 
 
@@ -24,18 +24,45 @@ def idea_record(idea: Idea) -> dict[str, Any]:
         "key": idea.key,
         "status": idea.status,
         "area": idea.area,
+        "process": idea.process,
         "author": idea.author_name,
         "standard": idea.standard,
         "problem": idea.problem,
         "proposal": idea.proposal,
+        "support": idea.support,
+        "decided_by": idea.decided_by,
+        "decided_at": idea.decided_at.isoformat() if idea.decided_at else None,
+        "decision_reason": idea.decision_reason,
         "created_at": idea.created_at.isoformat(),
         "updated_at": idea.updated_at.isoformat(),
     }
 
 
-def render(ideas: Sequence[Idea], fmt: str) -> str:
+def event_record(event: IdeaEvent) -> dict[str, Any]:
+    return {
+        "at": event.created_at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "from": event.from_status,
+        "to": event.to_status,
+        "reason": event.reason,
+        "result": event.result,
+        "via": event.via,
+    }
+
+
+def render(
+    ideas: Sequence[Idea], fmt: str, history: Mapping[int, Sequence[IdeaEvent]] | None = None
+) -> str:
+    """``history`` (idea id → events) adds each idea's audit trail (JSON only)."""
     if fmt == "json":
-        return json.dumps([idea_record(idea) for idea in ideas], ensure_ascii=False, indent=2)
+        records = []
+        for idea in ideas:
+            record = idea_record(idea)
+            if history is not None:
+                record["history"] = [event_record(e) for e in history.get(idea.id, [])]
+            records.append(record)
+        return json.dumps(records, ensure_ascii=False, indent=2)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")

@@ -12,10 +12,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.settings import Settings
-from bot.service import KaizenService
+from bot.service import KaizenService, normalise_reaction
+from bot.turn import Policy
 from storage.database import async_database_url, create_engine, create_session_factory
 from storage.migrate import current_revision, head_revision
 from storage.unit_of_work import SqlUnitOfWork
+
+
+def policy_from(settings: Settings) -> Policy:
+    """The core's workspace rules from configuration."""
+    return Policy(
+        managers=frozenset(settings.managers),
+        admins=frozenset(settings.admins),
+        approve_reactions=frozenset(normalise_reaction(r) for r in settings.approve_reactions),
+        reject_reactions=frozenset(normalise_reaction(r) for r in settings.reject_reactions),
+    )
 
 
 class DatabaseNotReady(RuntimeError):
@@ -37,7 +48,8 @@ class Runtime:
         def unit_of_work() -> SqlUnitOfWork:
             return SqlUnitOfWork(sessions)
 
-        return cls(settings, engine, sessions, KaizenService(unit_of_work))
+        return cls(settings, engine, sessions,
+                   KaizenService(unit_of_work, policy=policy_from(settings)))
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions)

@@ -33,3 +33,18 @@ class MessageEvent:
     text: str
     channel: str | None = None
     source: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionEvent:
+    """Someone added (or removed) a reaction on an idea's post.
+
+    Adapters resolve the post to the idea (Slack ``(channel, ts)``, Teams ``replyToId``) and
+    pass the reaction's normalised name (``white_check_mark``, ``+1``, ``like``).
+    """
+
+    event_id: str
+    user: UserRef
+    idea_id: int
+    reaction: str
+    added: bool = True

@@ -17,6 +17,7 @@ from bot.model import Draft
 from bot.replies import Reply
 from bot.text_input import (
     answer_problem,
+    clean_process_name,
     find_area_tag,
     split_labels,
     starts_with_label,
@@ -180,6 +181,12 @@ def _fill(draft: Draft, values: dict[str, str], now: datetime, area_source: str)
         else:
             errors.append(texts.invalid_answer(step, problem, values[step.name]))
             first_invalid = first_invalid or step.name
+    if "process" in values:  # optional: which process this standard belongs to
+        process = clean_process_name(strip_edge_area_tags(values["process"]))
+        if process is None:
+            errors.append(texts.invalid_process_name())
+        else:
+            answers["process"] = process
     area = find_area_tag(area_source) or draft.area
     missing = first_invalid or next((s.name for s in STEPS if s.name not in answers), None)
     updated = replace(draft, answers=answers, area=area, updated_at=now, pending=None)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.events import UserRef
+
 DRAFT_TTL = timedelta(hours=24)
 """A draft untouched for this long expires (its answers are shown back, never silently lost)."""
 
@@ -34,6 +36,10 @@ class Person:
     @property
     def name(self) -> str:
         return self.display_name or self.user_id
+
+    @property
+    def ref(self) -> UserRef:
+        return UserRef(self.platform, self.workspace, self.user_id, self.display_name)
 
 
 @dataclass(slots=True)
@@ -81,13 +87,14 @@ class NewIdea:
 
 @dataclass(frozen=True, slots=True)
 class Idea:
-    """A saved idea."""
+    """A saved idea, with who wrote it, where it stands and who decided."""
 
     id: int
     workspace: str
     platform: str
     author_id: int
     author_name: str
+    author_user_id: str
     area: str | None
     standard: str
     problem: str
@@ -95,7 +102,58 @@ class Idea:
     status: str
     created_at: datetime
     updated_at: datetime
+    process_id: int | None = None
+    process: str | None = None
+    support: int = 0
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
 
     @property
     def key(self) -> str:
         return idea_key(self.id)
+
+    @property
+    def author_ref(self) -> UserRef:
+        return UserRef(self.platform, self.workspace, self.author_user_id, self.author_name)
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaEvent:
+    """One line of an idea's audit trail (or a role change, with ``subject`` set)."""
+
+    id: int
+    idea_id: int | None
+    actor_id: int | None
+    actor: str | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+    result: str
+    via: str | None
+    subject: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """A named way of working (e.g. "expense claims") whose standard kaizens improve."""
+
+    id: int
+    workspace: str
+    name: str
+    current_version: int
+    current_text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StandardVersion:
+    """One version of a process's standard, and the idea that caused it (if any)."""
+
+    process_id: int
+    version: int
+    text: str
+    author: str | None
+    idea_id: int | None
+    created_at: datetime

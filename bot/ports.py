@@ -9,7 +9,16 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.events import UserRef
-from bot.model import Draft, Idea, NewIdea, Person, StoredDraft
+from bot.model import (
+    Draft,
+    Idea,
+    IdeaEvent,
+    NewIdea,
+    Person,
+    Process,
+    StandardVersion,
+    StoredDraft,
+)
 
 
 class ConcurrentUpdate(Exception):
@@ -25,9 +34,14 @@ class ProcessedEvents(Protocol):
 class People(Protocol):
     async def ensure(self, user: UserRef, now: datetime) -> Person: ...
 
+    async def get(self, person_id: int) -> Person | None: ...
+
     async def set_default_area(self, person_id: int, area: str | None) -> None: ...
 
     async def set_role(self, person_id: int, role: str) -> None: ...
+
+    async def with_roles(self, platform: str, workspace: str, roles: set[str]) -> list[Person]:
+        ...
 
 
 class Drafts(Protocol):
@@ -43,20 +57,77 @@ class Drafts(Protocol):
 class Ideas(Protocol):
     async def add(self, idea: NewIdea) -> Idea: ...
 
+    async def get(self, idea_id: int) -> Idea | None: ...
+
     async def recent_by_author(self, author_id: int, limit: int) -> list[Idea]: ...
+
+    async def transition(
+        self,
+        idea_id: int,
+        from_status: str,
+        to_status: str,
+        decider_id: int | None,
+        reason: str | None,
+        now: datetime,
+    ) -> bool:
+        """Compare-and-set the status: False if the idea was no longer in ``from_status``."""
+        ...
+
+    async def edit(self, idea_id: int, fields: dict[str, str], now: datetime) -> bool:
+        """Change texts while the idea is still submitted; False if it no longer is."""
+        ...
+
+    async def set_process(self, idea_id: int, process_id: int, now: datetime) -> None: ...
 
 
 class IdeaEvents(Protocol):
     async def add(
         self,
-        idea_id: int,
+        idea_id: int | None,
         actor_id: int | None,
         action: str,
         from_status: str | None,
         to_status: str | None,
         reason: str | None,
         at: datetime,
+        *,
+        result: str = "applied",
+        via: str | None = None,
+        subject_id: int | None = None,
     ) -> None: ...
+
+    async def history(self, idea_id: int) -> list[IdeaEvent]: ...
+
+    async def last_applied(self, idea_id: int) -> IdeaEvent | None: ...
+
+
+class Reactions(Protocol):
+    async def add(
+        self, idea_id: int, person_id: int, reaction: str, kind: str, now: datetime
+    ) -> bool:
+        """Record a reaction (kind: support, approve, reject); False if already there."""
+        ...
+
+    async def remove(self, idea_id: int, person_id: int, reaction: str) -> str | None:
+        """Forget a reaction; returns the kind it had, or None if there was none."""
+        ...
+
+
+class Standards(Protocol):
+    async def find(self, workspace: str, name: str) -> Process | None: ...
+
+    async def ensure(self, workspace: str, name: str, now: datetime) -> Process: ...
+
+    async def get(self, process_id: int) -> Process | None: ...
+
+    async def all(self, workspace: str) -> list[Process]: ...
+
+    async def add_version(
+        self, process_id: int, text: str, author_id: int | None, idea_id: int | None,
+        now: datetime,
+    ) -> StandardVersion: ...
+
+    async def versions(self, process_id: int) -> list[StandardVersion]: ...
 
 
 class UnitOfWork(Protocol):
@@ -67,6 +138,8 @@ class UnitOfWork(Protocol):
     drafts: Drafts
     ideas: Ideas
     idea_events: IdeaEvents
+    reactions: Reactions
+    standards: Standards
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.events import UserRef
+
 
 @dataclass(frozen=True, slots=True)
 class Button:
@@ -32,11 +34,29 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """A message for someone other than the speaker, delivered to their direct conversation.
+
+    Closing the loop: every status change of an idea notifies its author this way.
+    ``idea_id`` lets adapters also refresh the idea's post (support count, status).
+    """
+
+    to: UserRef
+    reply: Reply
+    idea_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TurnResult:
-    """What one turn produced: replies to the speaker, in order."""
+    """What one turn produced: replies to the speaker, in order, and notifications to others.
+
+    ``changed_ideas`` are ideas whose post should be refreshed (status or support changed).
+    """
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
+    notifications: list[Notification] = field(default_factory=list)
+    changed_ideas: list[int] = field(default_factory=list)
 
     @property
     def texts(self) -> list[str]:

@@ -1,6 +1,6 @@
 """The service that runs one turn: dedupe, load, advance, save with a version check, commit, reply.
 
-Adapters call :meth:`KaizenService.handle_message` with a :class:`~bot.events.MessageEvent`; the
+Adapters call :meth:`KaizenService.handle_message` or :meth:`KaizenService.handle_reaction`; the
 service talks to storage only through the :mod:`bot.ports` unit of work, so it runs unchanged on
 SQLite, PostgreSQL, Slack, Teams and the console.
 """
@@ -12,17 +12,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot import commands, flow, texts
-from bot.events import MessageEvent
-from bot.model import Draft, NewIdea, Person
+from bot import commands, decisions, flow, roles, standards, texts
+from bot.events import MessageEvent, ReactionEvent, UserRef
+from bot.model import Draft, NewIdea
 from bot.ports import ConcurrentUpdate, UnitOfWork
 from bot.replies import Reply, TurnResult
 from bot.text_input import normalise_area, one_line
+from bot.turn import Policy, Turn
 
 log = logging.getLogger(__name__)
 
 MAX_TURN_ATTEMPTS = 5
-"""How often a turn is re-run after losing a race to another worker on the same draft."""
+"""How often a turn is re-run after losing a race to another worker on the same row."""
 
 MAX_MESSAGE_CHARS = 20_000
 """Anything longer is refused before parsing: three answers of 2,000 characters fit easily."""
@@ -38,28 +39,19 @@ class TurnConflict(RuntimeError):
     """A turn kept losing races; the adapter should ask the person to try again."""
 
 
-@dataclass(slots=True)
-class Turn:
-    """Everything a subcommand handler needs about the current turn."""
-
-    uow: UnitOfWork
-    person: Person
-    event: MessageEvent
-    argument: str
-    now: datetime
-
-
-SubcommandHandler = Callable[["KaizenService", Turn], Awaitable[list[Reply]]]
+Handler = Callable[[Turn], Awaitable[list[Reply]]]
 
 
 @dataclass(frozen=True, slots=True)
 class Subcommand:
-    """One ``/kaizen <name>`` command: shown in help in table order."""
+    """One ``/kaizen <name>`` command: shown in help in table order, under its group."""
 
     name: str
     usage: str
     summary: str
-    handler: SubcommandHandler
+    handler: Handler
+    group: str = "everyone"
+    aliases: tuple[str, ...] = ()
 
 
 class KaizenService:
@@ -69,126 +61,166 @@ class KaizenService:
         self,
         unit_of_work: Callable[[], UnitOfWork],
         clock: Callable[[], datetime] = utcnow,
+        policy: Policy | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
+        self.policy = policy or Policy()
 
     async def handle_message(self, event: MessageEvent) -> TurnResult:
         """Process one message exactly once, retrying the turn if another worker raced us."""
         if len(event.text) > MAX_MESSAGE_CHARS:
             # Refused before anything is stored; a retry of the same event gets the same answer.
             return TurnResult([_too_long_message()])
+        return await self._run(event.event_id, event.user, event.channel,
+                               lambda turn: self._message_turn(turn, event))
+
+    async def handle_reaction(self, event: ReactionEvent) -> TurnResult:
+        """A reaction added to or removed from an idea's post (decision or support)."""
+        async def body(turn: Turn) -> list[Reply]:
+            idea = await turn.uow.ideas.get(event.idea_id)
+            if idea is None or idea.workspace != event.user.workspace:
+                log.info("reaction on unknown idea %s ignored", event.idea_id)
+                return []
+            return await decisions.react(turn, idea, normalise_reaction(event.reaction),
+                                         event.added)
+
+        return await self._run(event.event_id, event.user, None, body)
+
+    async def _run(
+        self,
+        event_id: str,
+        user: UserRef,
+        channel: str | None,
+        body: Callable[[Turn], Awaitable[list[Reply]]],
+    ) -> TurnResult:
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             try:
-                return await self._run_turn(event)
+                async with self._unit_of_work() as uow:
+                    now = self._clock()
+                    if not await uow.processed.record(user.platform, event_id, now):
+                        log.info("dropping duplicate event %s from %s", event_id, user.platform)
+                        return TurnResult(duplicate=True)
+                    person = await uow.people.ensure(user, now)
+                    turn = Turn(uow=uow, person=person, user=user,
+                                role=self.policy.role_of(person), policy=self.policy,
+                                argument="", now=now, event_id=event_id, channel=channel)
+                    replies = await body(turn)
+                    await uow.commit()
+                    return TurnResult(replies, notifications=turn.notifications,
+                                      changed_ideas=turn.changed_ideas)
             except ConcurrentUpdate:
-                log.info("turn lost a race, retrying (attempt %d, event %s)", attempt,
-                         event.event_id)
-        raise TurnConflict(f"event {event.event_id} kept conflicting")
+                log.info("turn lost a race, retrying (attempt %d, event %s)", attempt, event_id)
+        raise TurnConflict(f"event {event_id} kept conflicting")
 
-    async def _run_turn(self, event: MessageEvent) -> TurnResult:
-        async with self._unit_of_work() as uow:
-            now = self._clock()
-            if not await uow.processed.record(event.user.platform, event.event_id, now):
-                log.info("dropping duplicate event %s from %s", event.event_id,
-                         event.user.platform)
-                return TurnResult(duplicate=True)
-            person = await uow.people.ensure(event.user, now)
-            stored = await uow.drafts.load(event.user, now)
-            draft, notices = flow.expire(stored.draft, now)
-            parsed = commands.parse(
-                event.text, draft_open=draft is not None, known_words=_COMMAND_WORDS
+    async def _message_turn(self, turn: Turn, event: MessageEvent) -> list[Reply]:
+        stored = await turn.uow.drafts.load(event.user, turn.now)
+        draft, notices = flow.expire(stored.draft, turn.now)
+        parsed = commands.parse(event.text, draft_open=draft is not None,
+                                known_words=COMMAND_WORDS)
+        subcommand = _subcommand_for(parsed, draft)
+        if subcommand is not None:
+            turn.argument = parsed.argument
+            replies = [*notices, *await subcommand.handler(turn)]
+            new_draft = draft
+        else:
+            outcome = flow.advance(draft, _action_for(parsed), turn.now)
+            replies = [*notices, *outcome.replies]
+            if outcome.completed is not None:
+                replies.extend(await _save_idea(turn, event, outcome.completed))
+            new_draft = outcome.draft
+            log.info(
+                "capture turn user=%s step=%s->%s%s",
+                event.user.user_id,
+                draft.step if draft else "-",
+                new_draft.step if new_draft else "-",
+                " (idea saved)" if outcome.completed else "",
             )
-            subcommand = _subcommand_for(parsed, draft)
-            if subcommand is not None:
-                turn = Turn(uow, person, event, parsed.argument, now)
-                replies = [*notices, *await subcommand.handler(self, turn)]
-                new_draft = draft
-            else:
-                outcome = flow.advance(draft, _action_for(parsed), now)
-                replies = [*notices, *outcome.replies]
-                if outcome.completed is not None:
-                    replies.append(
-                        await self._save_idea(uow, person, event, outcome.completed, now)
-                    )
-                new_draft = outcome.draft
-                log.info(
-                    "capture turn user=%s step=%s->%s%s",
-                    event.user.user_id,
-                    draft.step if draft else "-",
-                    new_draft.step if new_draft else "-",
-                    " (idea saved)" if outcome.completed else "",
-                )
-            if new_draft != stored.draft:
-                await uow.drafts.save(event.user, new_draft, stored.version, now)
-            await uow.commit()
-            return TurnResult(replies)
+        if new_draft != stored.draft:
+            await turn.uow.drafts.save(event.user, new_draft, stored.version, turn.now)
+        return replies
 
-    async def _save_idea(
-        self, uow: UnitOfWork, person: Person, event: MessageEvent, done: Draft, now: datetime
-    ) -> Reply:
-        idea = await uow.ideas.add(
-            NewIdea(
-                workspace=event.user.workspace,
-                platform=event.user.platform,
-                author_id=person.id,
-                area=done.area or person.default_area,
-                standard=done.answers["standard"],
-                problem=done.answers["problem"],
-                proposal=done.answers["proposal"],
-                source_channel=event.channel,
-                source_event_id=event.event_id,
-                created_at=now,
-            )
+
+async def _save_idea(turn: Turn, event: MessageEvent, done: Draft) -> list[Reply]:
+    idea = await turn.uow.ideas.add(
+        NewIdea(
+            workspace=event.user.workspace,
+            platform=event.user.platform,
+            author_id=turn.person.id,
+            area=done.area or turn.person.default_area,
+            standard=done.answers["standard"],
+            problem=done.answers["problem"],
+            proposal=done.answers["proposal"],
+            source_channel=event.channel,
+            source_event_id=event.event_id,
+            created_at=turn.now,
         )
-        await uow.idea_events.add(idea.id, person.id, "submitted", None, idea.status, None, now)
-        return texts.saved(idea)
+    )
+    await turn.uow.idea_events.add(idea.id, turn.person.id, "submit", None, idea.status, None,
+                                   turn.now, via="capture")
+    extra = None
+    if done.answers.get("process"):
+        process, recorded = await standards.attach_process(turn, idea, done.answers["process"])
+        idea = await turn.uow.ideas.get(idea.id) or idea
+        extra = (f"Its standard is recorded as version 1 of “{process.name}”." if recorded
+                 else f"It improves the process “{process.name}”.")
+    turn.changed(idea.id)
+    return [texts.saved(idea, extra)]
 
-    # --- subcommands ---------------------------------------------------------------------------
 
-    async def _help(self, turn: Turn) -> list[Reply]:
-        return [general_help()]
+# --- subcommands -------------------------------------------------------------------------------
 
-    async def _area(self, turn: Turn) -> list[Reply]:
-        argument = turn.argument.strip()
-        if not argument:
-            current = turn.person.default_area
-            return [Reply(
-                f"Your default area is {current}." if current else
-                "You have no default area yet. Set one with `/kaizen area Finance`.",
-                kind="info",
-            )]
-        if argument.lower() in {"none", "clear", "-"}:
-            await turn.uow.people.set_default_area(turn.person.id, None)
-            return [Reply("Your default area is cleared.", kind="info")]
-        area = normalise_area(argument)
-        if area is None:
-            return [Reply(
-                f"“{one_line(argument, 60)}” can't be an area name: use up to 40 letters, digits, "
-                "spaces, dashes or underscores, e.g. `/kaizen area Finance`.",
-                kind="error",
-            )]
-        await turn.uow.people.set_default_area(turn.person.id, area)
+
+async def _help(turn: Turn) -> list[Reply]:
+    return [general_help(turn.is_decider)]
+
+
+async def _area(turn: Turn) -> list[Reply]:
+    argument = turn.argument.strip()
+    if not argument:
+        current = turn.person.default_area
         return [Reply(
-            f"Your default area is now {area}. Ideas without an #area tag are filed there.",
+            f"Your default area is {current}." if current else
+            "You have no default area yet. Set one with `/kaizen area Finance`.",
             kind="info",
         )]
+    if argument.lower() in {"none", "clear", "-"}:
+        await turn.uow.people.set_default_area(turn.person.id, None)
+        return [Reply("Your default area is cleared.", kind="info")]
+    area = normalise_area(argument)
+    if area is None:
+        return [Reply(
+            f"“{one_line(argument, 60)}” can't be an area name: use up to 40 letters, digits, "
+            "spaces, dashes or underscores, e.g. `/kaizen area Finance`.",
+            kind="error",
+        )]
+    await turn.uow.people.set_default_area(turn.person.id, area)
+    return [Reply(
+        f"Your default area is now {area}. Ideas without an #area tag are filed there.",
+        kind="info",
+    )]
 
-    async def _mine(self, turn: Turn) -> list[Reply]:
-        ideas = await turn.uow.ideas.recent_by_author(turn.person.id, MINE_LIMIT)
-        if not ideas:
-            return [Reply("You haven't shared an idea yet. Type `/kaizen` to start one.",
-                          kind="info")]
-        fields = tuple(
-            (f"{idea.key} · {idea.status} · {idea.area or 'no area'}", one_line(idea.proposal))
-            for idea in ideas
-        )
-        return [Reply(f"Your last {len(ideas)} idea(s), newest first:", fields=fields,
-                      kind="list")]
+
+async def _mine(turn: Turn) -> list[Reply]:
+    ideas = await turn.uow.ideas.recent_by_author(turn.person.id, MINE_LIMIT)
+    if not ideas:
+        return [Reply("You haven't shared an idea yet. Type `/kaizen` to start one.",
+                      kind="info")]
+    fields = tuple(
+        (f"{idea.key} · {idea.status.replace('_', ' ')} · {idea.area or 'no area'}",
+         one_line(idea.proposal))
+        for idea in ideas
+    )
+    return [Reply(f"Your last {len(ideas)} idea(s), newest first:", fields=fields, kind="list")]
 
 
 def _subcommand_for(parsed: commands.ParsedText, draft: Draft | None) -> Subcommand | None:
-    """``/kaizen mine`` always; a plain ``mine`` only when no draft is open to answer."""
+    """``/kaizen mine`` always; a plain ``mine`` only when no draft is open to answer.
+
+    Flow intents win over commands of the same first word (``/kaizen start over``).
+    """
+    if parsed.word != "help" and flow.intent_of(parsed.body) is not None:
+        return None
     if parsed.prefixed or draft is None:
         return SUBCOMMANDS.get(parsed.word)
     return None
@@ -212,30 +244,58 @@ def _too_long_message() -> Reply:
     )
 
 
+def normalise_reaction(name: str) -> str:
+    """``:White_Check_Mark:`` → ``white_check_mark`` (adapters map platform aliases first)."""
+    return name.strip().strip(":").lower()
+
+
+_TABLE = (
+    Subcommand("help", "/kaizen help", "show this help", _help),
+    Subcommand("area", "/kaizen area NAME", "your default area (function), e.g. Finance; "
+               "`none` clears it", _area),
+    Subcommand("mine", "/kaizen mine", "your last ideas and their status", _mine),
+    Subcommand("show", "/kaizen show KZ-12", "an idea with its whole history", decisions.show),
+    Subcommand("edit", "/kaizen edit KZ-12 proposal: …", "change your idea while it waits "
+               "for a decision", decisions.edit),
+    Subcommand("withdraw", "/kaizen withdraw KZ-12", "take back your idea", decisions.withdraw),
+    Subcommand("process", "/kaizen process KZ-12 NAME", "say which process an idea improves",
+               standards.set_process),
+    Subcommand("standard", "/kaizen standard NAME", "a process's current standard and its "
+               "versions", standards.show_standard),
+    Subcommand("standards", "/kaizen standards", "all processes and their standards",
+               standards.list_standards),
+    Subcommand("managers", "/kaizen managers", "who decides on ideas (admins: `add @person`, "
+               "`remove @person`)", roles.managers),
+    Subcommand("approve", "/kaizen approve KZ-12 [note]", "approve an idea",
+               decisions.approve, group="managers"),
+    Subcommand("reject", "/kaizen reject KZ-12 REASON", "reject an idea, saying why",
+               decisions.reject, group="managers"),
+    Subcommand("duplicate", "/kaizen duplicate KZ-12 KZ-7", "mark KZ-12 as a repeat of KZ-7",
+               decisions.duplicate, group="managers"),
+    Subcommand("start", "/kaizen start KZ-12", "mark an approved idea as in progress",
+               decisions.start, group="managers"),
+    Subcommand("implemented", "/kaizen implemented KZ-12 [new standard]", "mark it done; its "
+               "process gets a new standard version (default: the proposal)",
+               decisions.implement, group="managers", aliases=("implement", "done")),
+)
 SUBCOMMANDS: dict[str, Subcommand] = {
-    sub.name: sub
-    for sub in (
-        Subcommand("help", "/kaizen help", "show this help", KaizenService._help),
-        Subcommand("area", "/kaizen area NAME", "set your default area (function), "
-                   "e.g. Finance; `none` clears it", KaizenService._area),
-        Subcommand("mine", "/kaizen mine", "your last ideas and their status",
-                   KaizenService._mine),
-    )
+    name: sub for sub in _TABLE for name in (sub.name, *sub.aliases)
 }
+COMMAND_WORDS = frozenset(SUBCOMMANDS) | frozenset(flow.INTENTS) | {"start"}
 
 
-_COMMAND_WORDS = frozenset(SUBCOMMANDS) | frozenset(flow.INTENTS) | {"start"}
-
-
-def general_help() -> Reply:
+def general_help(for_decider: bool = False) -> Reply:
     lines = [
         "Kaizen: small improvements, every day, by the people who do the work.",
         "• /kaizen: share an idea; I ask for the current standard, the problem and your "
         "proposal",
         "• /kaizen standard: … problem: … proposal: …: share it in one message "
-        "(any order; separate with ; or new lines)",
+        "(any order; separate with ; or new lines; add process: … to name the process)",
         "• add #area anywhere (e.g. #finance) to file it under a function",
         "• while answering: back, cancel, help",
     ]
-    lines += [f"• {sub.usage}: {sub.summary}" for sub in SUBCOMMANDS.values()]
+    lines += [f"• {sub.usage}: {sub.summary}" for sub in _TABLE if sub.group == "everyone"]
+    lines.append("Managers and admins:" if for_decider else
+                 "Managers and admins also have (ask them to decide on ideas):")
+    lines += [f"• {sub.usage}: {sub.summary}" for sub in _TABLE if sub.group == "managers"]
     return Reply("\n".join(lines), kind="help")

@@ -14,8 +14,11 @@ MAX_ANSWER_CHARS = 2000
 
 MAX_AREA_CHARS = 40
 
-LABELS = ("standard", "problem", "proposal")
-"""Labels a one-shot capture may use, e.g. ``standard: … problem: … proposal: …``."""
+LABELS = ("standard", "problem", "proposal", "process")
+"""Labels a one-shot capture may use, e.g. ``standard: … problem: … proposal: …``; ``process``
+(which process the standard belongs to) is optional."""
+
+MAX_PROCESS_NAME = 120
 
 # A label counts only at the start of the text or after whitespace or ';', so "re-problem:" or
 # "http://" never split an answer.
@@ -121,3 +124,13 @@ def one_line(text: str, limit: int = 80) -> str:
     """A single-line preview of ``text``, cut with an ellipsis at ``limit`` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def clean_process_name(name: str) -> str | None:
+    """A usable process name (whitespace collapsed), or None if empty, too long or unsafe."""
+    cleaned = " ".join(name.split())
+    if not cleaned or len(cleaned) > MAX_PROCESS_NAME:
+        return None
+    if any(_is_forbidden_char(ch) for ch in cleaned):
+        return None
+    return cleaned

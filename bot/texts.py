@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.model import Draft, Idea
+from bot.lifecycle import status_label
+from bot.model import Draft, Idea, IdeaEvent, Process, StandardVersion, idea_key
 from bot.replies import Button, Reply
 from bot.text_input import MAX_ANSWER_CHARS, one_line
 
 if TYPE_CHECKING:
     from bot.flow import Step
+    from bot.lifecycle import Action
 
 INTENT_HINT = (
     "Type `back` to change the previous answer, `cancel` to drop the draft, `help` for help."
@@ -32,6 +34,9 @@ def intro(total: int) -> Reply:
 
 def question(step: Step, number: int, total: int, current: str | None) -> Reply:
     lines = [f"Question {number} of {total}: {step.label}", step.question, f"e.g. {step.example}"]
+    if number == 1:
+        lines.append("Optional: add `process: <name>` (e.g. process: expense claims) to say "
+                     "which process this standard belongs to.")
     if current:
         lines.append(f"Your answer so far: {one_line(current, 200)} (send a new one to replace it)")
     lines.append(INTENT_HINT)
@@ -59,6 +64,11 @@ def invalid_answer(step: Step, problem: str, raw: str) -> Reply:
             kind="error",
         )
     raise ValueError(f"unknown validation problem {problem!r}")
+
+
+def invalid_process_name() -> Reply:
+    return Reply("A process name must be 1 to 120 characters of plain text; I left it out. "
+                 "You can set it later with `/kaizen process KZ-… <name>`.", kind="error")
 
 
 def draft_already_open(step: Step) -> Reply:
@@ -132,16 +142,153 @@ def flow_help() -> Reply:
     )
 
 
-def saved(idea: Idea) -> Reply:
-    fields = (
+def saved(idea: Idea, extra: str | None = None) -> Reply:
+    fields = [("Area", idea.area or "not set")]
+    if idea.process:
+        fields.append(("Process", idea.process))
+    fields += [("Standard", idea.standard), ("Problem", idea.problem),
+               ("Proposal", idea.proposal)]
+    text = (f"Thank you! Your idea is saved as {idea.key} and waits for a manager's decision. "
+            "`/kaizen mine` shows its status.")
+    return Reply(f"{text} {extra}" if extra else text, fields=tuple(fields), kind="saved")
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+IDEA_KEY_NEEDED = "Which idea? Give its key, e.g. `KZ-12` (`/kaizen mine` lists yours)."
+TRY_AGAIN = "That idea changed several times while I was working on it. Please try again."
+REASON_NEEDED = (
+    "Please give a reason: `/kaizen reject {key} <reason>`. The author deserves to know why."
+)
+DUPLICATE_USAGE = "Say which idea it repeats: `/kaizen duplicate KZ-12 KZ-7`."
+EDIT_USAGE = (
+    "Say what to change with a label: `/kaizen edit KZ-12 proposal: …` "
+    "(standard, problem or proposal)."
+)
+PROCESS_USAGE = (
+    "Name the process (up to 120 characters): `/kaizen process KZ-12 expense claims`."
+)
+NO_STANDARDS = (
+    "No process has a standard yet. Add `process: <name>` when you share an idea, and its "
+    "standard becomes version 1."
+)
+
+
+def status_changed_for_actor(idea: Idea, action: Action) -> str:
+    return f"{idea.key} is now {status_label(idea.status)}. {idea.author_name} will be told."
+
+
+def author_notification(
+    idea: Idea, action: Action, actor: str, reason: str | None, extra: str | None = None
+) -> Reply:
+    """What the author hears when their idea moves: who, what, why. Never silence."""
+    headline = {
+        "approve": f"Good news: your idea {idea.key} was approved by {actor}.",
+        "reject": f"Your idea {idea.key} was not taken forward; {actor} rejected it.",
+        "duplicate": f"Your idea {idea.key} was marked as a duplicate by {actor}.",
+        "start": f"Work has started on your idea {idea.key} ({actor}).",
+        "implement": f"Your idea {idea.key} is implemented! Marked by {actor}.",
+        "withdraw": f"Your idea {idea.key} is withdrawn.",
+        "unapprove": f"The approval of your idea {idea.key} was taken back by {actor}; it is "
+        "waiting for a decision again.",
+    }[action.name]
+    fields = [("Status", status_label(idea.status)), ("Decided by", actor)]
+    if reason:
+        fields.append(("Reason", reason))
+    fields.append(("Proposal", one_line(idea.proposal, 200)))
+    text = f"{headline} {extra}" if extra else headline
+    return Reply(text, fields=tuple(fields), kind="notification")
+
+
+def process_needed(key: str) -> str:
+    return (
+        f"{key} isn't linked to a process, so I don't know which standard it changes. Say "
+        f"`/kaizen implemented {key} process: <name>` (optionally followed by the new standard "
+        "text)."
+    )
+
+
+def standard_text_invalid(problem: str) -> str:
+    reason = {
+        "empty": "is empty",
+        "too_long": f"is over {MAX_ANSWER_CHARS:,} characters",
+        "control_chars": "contains control characters",
+    }[problem]
+    return f"The new standard text {reason}; nothing was changed."
+
+
+def now_the_standard(process: Process, version: int) -> str:
+    return f"It is now the standard for “{process.name}” (version {version})."
+
+
+def edit_closed(idea: Idea) -> str:
+    return (
+        f"{idea.key} is {status_label(idea.status)}; ideas can only be edited while they wait "
+        "for a decision."
+    )
+
+
+def edit_invalid(name: str, problem: str, length: int) -> str:
+    if problem == "too_long":
+        return f"The new {name} is {length:,} characters; the limit is {MAX_ANSWER_CHARS:,}."
+    if problem == "empty":
+        return f"The new {name} can't be empty."
+    return f"The new {name} contains control characters I can't store."
+
+
+def idea_details(idea: Idea, history: Sequence[IdeaEvent]) -> Reply:
+    fields = [
+        ("Status", status_label(idea.status)),
+        ("Author", idea.author_name),
         ("Area", idea.area or "not set"),
+        ("Process", idea.process or "not set"),
         ("Standard", idea.standard),
         ("Problem", idea.problem),
         ("Proposal", idea.proposal),
-    )
+        ("Support", str(idea.support)),
+    ]
+    if idea.decided_by and idea.status != "submitted":
+        fields.append(("Decided by", idea.decided_by))
+    if idea.decision_reason:
+        fields.append(("Reason", idea.decision_reason))
+    lines = [history_line(event) for event in history]
+    fields.append(("History", "\n".join(lines) or "-"))
+    return Reply(f"{idea.key}", fields=tuple(fields), kind="idea")
+
+
+def history_line(event: IdeaEvent) -> str:
+    when = event.created_at.strftime("%Y-%m-%d %H:%M")
+    who = event.actor or "someone"
+    source = f" {status_label(event.from_status)} →" if event.from_status else ""
+    move = f"{source} {status_label(event.to_status)}" if event.to_status else ""
+    refused = " (refused)" if event.result == "refused" else ""
+    reason = f": {one_line(event.reason, 100)}" if event.reason else ""
+    via = f" by {event.via.replace(':', ' ')}" if event.via and event.via != "command" else ""
+    return f"{when} {who} {event.action}{move}{via}{refused}{reason}"
+
+
+def unknown_process(name: str, known: Sequence[str]) -> Reply:
+    hint = f" Known processes: {', '.join(known)}." if known else ""
     return Reply(
-        f"Thank you! Your idea is saved as {idea.key} and waits for a manager's decision. "
-        f"`/kaizen mine` shows its status.",
-        fields=fields,
-        kind="saved",
+        f"I don't know a process called “{one_line(name, 60)}”.{hint} To share an idea in one "
+        "message use labels with a colon: `/kaizen standard: … problem: … proposal: …`.",
+        kind="error",
     )
+
+
+def standard_details(process: Process, versions: Sequence[StandardVersion]) -> Reply:
+    improved = sum(1 for v in versions if v.version > 1)
+    current = versions[-1] if versions else None
+    heading = (
+        f"The standard for “{process.name}”, version {process.current_version}, "
+        f"improved by {improved} kaizen(s):"
+    )
+    fields: list[tuple[str, str]] = [("Current", current.text if current else "-")]
+    for version in versions:
+        source = f" from {idea_key(version.idea_id)}" if version.idea_id else ""
+        fields.append((
+            f"v{version.version} · {version.created_at:%Y-%m-%d} · {version.author or '-'}"
+            f"{source}",
+            one_line(version.text, 200),
+        ))
+    return Reply(heading, fields=tuple(fields), kind="standard")

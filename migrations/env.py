@@ -54,7 +54,7 @@ def run_migrations_offline() -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(_database_url(), poolclass=NullPool)
+    engine = create_engine(_database_url(), poolclass=NullPool, sqlite_foreign_keys=False)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_configure)

@@ -37,18 +37,22 @@ def async_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url`` with the per-database settings this service relies on."""
+def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url`` with the per-database settings this service relies on.
+
+    Migrations pass ``sqlite_foreign_keys=False``: SQLite's batch mode rebuilds a table by
+    dropping it, which with enforcement on would cascade-delete the rows that point at it.
+    """
     async_url = async_database_url(url)
     if make_url(async_url).get_backend_name() == "sqlite":
         engine = create_async_engine(async_url, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(async_url, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, foreign_keys: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is deferred and misses DDL).
@@ -56,7 +60,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

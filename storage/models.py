@@ -111,6 +111,10 @@ class IdeaRow(Base):
     problem: Mapped[str] = mapped_column(Text)
     proposal: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="submitted")
+    process_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(Text)
     source_channel: Mapped[str | None] = mapped_column(String(128))
     source_event_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -118,18 +122,25 @@ class IdeaRow(Base):
 
 
 class IdeaEventRow(Base):
-    """The audit trail: who did what to which idea, when."""
+    """The audit trail: who did what to which idea (or whose role), when, and whether it took.
+
+    ``result`` is ``applied`` or ``refused`` (a refused attempt is kept too: two managers
+    deciding at once both show up), ``via`` says how (``command``, ``reaction:x``).
+    """
 
     __tablename__ = "idea_events"
     __table_args__ = (Index("ix_idea_events_idea", "idea_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     action: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(String(16), default="applied", server_default="applied")
+    via: Mapped[str | None] = mapped_column(String(80))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -145,3 +156,49 @@ class ProcessedEventRow(Base):
     platform: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[str] = mapped_column(String(255))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ProcessRow(Base):
+    """A named process of a workspace; its standard is the list of its versions."""
+
+    __tablename__ = "processes"
+    __table_args__ = (UniqueConstraint("workspace", "name_key", name="uq_processes_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(120))
+    name_key: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StandardVersionRow(Base):
+    """One version of a process's standard: text, who, when, and the idea that caused it."""
+
+    __tablename__ = "standard_versions"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version", name="uq_standard_versions_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdeaReactionRow(Base):
+    """A person's reaction on an idea and what it meant (support, approve, reject)."""
+
+    __tablename__ = "idea_reactions"
+    __table_args__ = (
+        UniqueConstraint("idea_id", "person_id", "reaction", name="uq_idea_reactions_reaction"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    reaction: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,14 +6,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, delete, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.events import UserRef
-from bot.model import DRAFT_TTL, Draft, Idea, NewIdea, Person, StoredDraft
+from bot.model import (
+    DRAFT_TTL,
+    Draft,
+    Idea,
+    IdeaEvent,
+    NewIdea,
+    Person,
+    Process,
+    StandardVersion,
+    StoredDraft,
+)
 from bot.ports import ConcurrentUpdate
-from storage.models import ConversationRow, IdeaEventRow, IdeaRow, PersonRow, ProcessedEventRow
+from storage.models import (
+    ConversationRow,
+    IdeaEventRow,
+    IdeaReactionRow,
+    IdeaRow,
+    PersonRow,
+    ProcessedEventRow,
+    ProcessRow,
+    StandardVersionRow,
+)
 
 
 def _insert_ignoring_conflicts(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
@@ -87,6 +107,22 @@ class SqlPeople:
             row.display_name = user.display_name
             row.updated_at = now
         return _person(row)
+
+    async def get(self, person_id: int) -> Person | None:
+        row = await self._session.get(PersonRow, person_id)
+        return _person(row) if row else None
+
+    async def with_roles(self, platform: str, workspace: str, roles: set[str]) -> list[Person]:
+        rows = await self._session.execute(
+            select(PersonRow)
+            .where(
+                PersonRow.platform == platform,
+                PersonRow.workspace == workspace,
+                PersonRow.role.in_(roles),
+            )
+            .order_by(PersonRow.user_id)
+        )
+        return [_person(row) for row in rows.scalars()]
 
     async def set_default_area(self, person_id: int, area: str | None) -> None:
         await self._session.execute(
@@ -167,13 +203,39 @@ class SqlDrafts:
             raise ConcurrentUpdate(f"conversation of {user.user_id} changed concurrently")
 
 
-def _idea(row: IdeaRow, author_name: str) -> Idea:
+def _name(person: PersonRow | None) -> str | None:
+    return (person.display_name or person.user_id) if person else None
+
+
+_Author = aliased(PersonRow, name="author")
+_Decider = aliased(PersonRow, name="decider")
+
+
+def _idea_query() -> Select[Any]:
+    """Ideas with their author, decider, process name and support count, in one query."""
+    support = (
+        select(func.count(distinct(IdeaReactionRow.person_id)))
+        .where(IdeaReactionRow.idea_id == IdeaRow.id, IdeaReactionRow.kind == "support")
+        .correlate(IdeaRow)
+        .scalar_subquery()
+    )
+    return (
+        select(IdeaRow, _Author, _Decider, ProcessRow.name, support)
+        .join(_Author, _Author.id == IdeaRow.author_id)
+        .outerjoin(_Decider, _Decider.id == IdeaRow.decided_by_id)
+        .outerjoin(ProcessRow, ProcessRow.id == IdeaRow.process_id)
+    )
+
+
+def _idea(row: IdeaRow, author: PersonRow, decider: PersonRow | None = None,
+          process: str | None = None, support: int = 0) -> Idea:
     return Idea(
         id=row.id,
         workspace=row.workspace,
         platform=row.platform,
         author_id=row.author_id,
-        author_name=author_name,
+        author_name=_name(author) or "?",
+        author_user_id=author.user_id,
         area=row.area,
         standard=row.standard,
         problem=row.problem,
@@ -181,7 +243,22 @@ def _idea(row: IdeaRow, author_name: str) -> Idea:
         status=row.status,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        process_id=row.process_id,
+        process=process,
+        support=support or 0,
+        decided_by=_name(decider),
+        decided_at=row.decided_at,
+        decision_reason=row.decision_reason,
     )
+
+
+def _decision_values(to_status: str, decider_id: int | None, reason: str | None,
+                     now: datetime) -> dict[str, Any]:
+    """Back to submitted means undecided again: the decision fields are cleared (the audit
+    trail keeps who took it back and why)."""
+    if to_status == "submitted":
+        return {"decided_by_id": None, "decided_at": None, "decision_reason": None}
+    return {"decided_by_id": decider_id, "decided_at": now, "decision_reason": reason}
 
 
 class SqlIdeas:
@@ -205,32 +282,71 @@ class SqlIdeas:
         )
         self._session.add(row)
         await self._session.flush()
-        author = await self._session.get(PersonRow, idea.author_id)
-        return _idea(row, author.display_name or author.user_id if author else "?")
+        found = await self.get(row.id)
+        assert found is not None
+        return found
+
+    async def get(self, idea_id: int) -> Idea | None:
+        # populate_existing: a compare-and-set that lost must see the winner's status.
+        result = await self._session.execute(
+            _idea_query().where(IdeaRow.id == idea_id).execution_options(populate_existing=True)
+        )
+        found = result.first()
+        return _idea(*found) if found else None
 
     async def recent_by_author(self, author_id: int, limit: int) -> list[Idea]:
         rows = await self._session.execute(
-            select(IdeaRow, PersonRow)
-            .join(PersonRow, PersonRow.id == IdeaRow.author_id)
+            _idea_query()
             .where(IdeaRow.author_id == author_id)
             .order_by(IdeaRow.created_at.desc(), IdeaRow.id.desc())
             .limit(limit)
         )
-        return [_idea(idea, person.display_name or person.user_id) for idea, person in rows]
+        return [_idea(*row) for row in rows]
 
     async def list(self, status: str | None = None, limit: int | None = None) -> list[Idea]:
         """All ideas (optionally of one status), oldest first: for ``kaizen ideas``."""
-        query = (
-            select(IdeaRow, PersonRow)
-            .join(PersonRow, PersonRow.id == IdeaRow.author_id)
-            .order_by(IdeaRow.id)
-        )
+        query = _idea_query().order_by(IdeaRow.id)
         if status:
             query = query.where(IdeaRow.status == status)
         if limit:
             query = query.limit(limit)
-        rows = await self._session.execute(query)
-        return [_idea(idea, person.display_name or person.user_id) for idea, person in rows]
+        return [_idea(*row) for row in await self._session.execute(query)]
+
+    async def transition(
+        self,
+        idea_id: int,
+        from_status: str,
+        to_status: str,
+        decider_id: int | None,
+        reason: str | None,
+        now: datetime,
+    ) -> bool:
+        result = await self._session.execute(
+            update(IdeaRow)
+            .where(IdeaRow.id == idea_id, IdeaRow.status == from_status)
+            .values(**_decision_values(to_status, decider_id, reason, now), status=to_status,
+                    updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def edit(self, idea_id: int, fields: dict[str, str], now: datetime) -> bool:
+        allowed = {k: v for k, v in fields.items() if k in {"standard", "problem", "proposal"}}
+        result = await self._session.execute(
+            update(IdeaRow)
+            .where(IdeaRow.id == idea_id, IdeaRow.status == "submitted")
+            .values(updated_at=now, **allowed)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def set_process(self, idea_id: int, process_id: int, now: datetime) -> None:
+        await self._session.execute(
+            update(IdeaRow)
+            .where(IdeaRow.id == idea_id)
+            .values(process_id=process_id, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 class SqlIdeaEvents:
@@ -239,13 +355,17 @@ class SqlIdeaEvents:
 
     async def add(
         self,
-        idea_id: int,
+        idea_id: int | None,
         actor_id: int | None,
         action: str,
         from_status: str | None,
         to_status: str | None,
         reason: str | None,
         at: datetime,
+        *,
+        result: str = "applied",
+        via: str | None = None,
+        subject_id: int | None = None,
     ) -> None:
         self._session.add(
             IdeaEventRow(
@@ -255,7 +375,191 @@ class SqlIdeaEvents:
                 from_status=from_status,
                 to_status=to_status,
                 reason=reason,
+                result=result,
+                via=via,
+                subject_id=subject_id,
                 created_at=at,
             )
         )
         await self._session.flush()
+
+    def _query(self) -> Select[Any]:
+        actor, subject = aliased(PersonRow), aliased(PersonRow)
+        return (
+            select(IdeaEventRow, actor, subject)
+            .outerjoin(actor, actor.id == IdeaEventRow.actor_id)
+            .outerjoin(subject, subject.id == IdeaEventRow.subject_id)
+        )
+
+    async def history(self, idea_id: int) -> list[IdeaEvent]:
+        rows = await self._session.execute(
+            self._query().where(IdeaEventRow.idea_id == idea_id).order_by(IdeaEventRow.id)
+        )
+        return [_event(*row) for row in rows]
+
+    async def last_applied(self, idea_id: int) -> IdeaEvent | None:
+        """The latest status change that took effect (edits and support are not changes)."""
+        row = (
+            await self._session.execute(
+                self._query()
+                .where(
+                    IdeaEventRow.idea_id == idea_id,
+                    IdeaEventRow.result == "applied",
+                    IdeaEventRow.to_status.is_not(None),
+                )
+                .order_by(IdeaEventRow.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return _event(*row) if row else None
+
+    async def all(self) -> list[IdeaEvent]:
+        rows = await self._session.execute(self._query().order_by(IdeaEventRow.id))
+        return [_event(*row) for row in rows]
+
+
+def _event(row: IdeaEventRow, actor: PersonRow | None, subject: PersonRow | None) -> IdeaEvent:
+    return IdeaEvent(
+        id=row.id,
+        idea_id=row.idea_id,
+        actor_id=row.actor_id,
+        actor=_name(actor),
+        action=row.action,
+        from_status=row.from_status,
+        to_status=row.to_status,
+        reason=row.reason,
+        result=row.result,
+        via=row.via,
+        subject=_name(subject),
+        created_at=row.created_at,
+    )
+
+
+class SqlReactions:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, idea_id: int, person_id: int, reaction: str, kind: str, now: datetime
+    ) -> bool:
+        result = await self._session.execute(
+            _insert_ignoring_conflicts(
+                self._session,
+                IdeaReactionRow.__table__,
+                {"idea_id": idea_id, "person_id": person_id, "reaction": reaction,
+                 "kind": kind, "created_at": now},
+            )
+        )
+        return bool(result.rowcount)
+
+    async def remove(self, idea_id: int, person_id: int, reaction: str) -> str | None:
+        where = (
+            IdeaReactionRow.idea_id == idea_id,
+            IdeaReactionRow.person_id == person_id,
+            IdeaReactionRow.reaction == reaction,
+        )
+        kind = await self._session.scalar(select(IdeaReactionRow.kind).where(*where))
+        if kind is None:
+            return None
+        await self._session.execute(delete(IdeaReactionRow).where(*where))
+        return kind
+
+
+class SqlStandards:
+    """Processes and the versions of their standard."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _process(self, row: ProcessRow | None) -> Process | None:
+        if row is None:
+            return None
+        latest = (
+            await self._session.execute(
+                select(StandardVersionRow.version, StandardVersionRow.text)
+                .where(StandardVersionRow.process_id == row.id)
+                .order_by(StandardVersionRow.version.desc())
+                .limit(1)
+            )
+        ).first()
+        return Process(
+            id=row.id,
+            workspace=row.workspace,
+            name=row.name,
+            current_version=latest[0] if latest else 0,
+            current_text=latest[1] if latest else None,
+        )
+
+    async def find(self, workspace: str, name: str) -> Process | None:
+        row = await self._session.scalar(
+            select(ProcessRow).where(
+                ProcessRow.workspace == workspace, ProcessRow.name_key == name_key(name)
+            )
+        )
+        return await self._process(row)
+
+    async def ensure(self, workspace: str, name: str, now: datetime) -> Process:
+        await self._session.execute(
+            _insert_ignoring_conflicts(
+                self._session,
+                ProcessRow.__table__,
+                {"workspace": workspace, "name": name.strip(), "name_key": name_key(name),
+                 "created_at": now},
+            )
+        )
+        found = await self.find(workspace, name)
+        assert found is not None
+        return found
+
+    async def get(self, process_id: int) -> Process | None:
+        return await self._process(await self._session.get(ProcessRow, process_id))
+
+    async def all(self, workspace: str) -> list[Process]:
+        rows = await self._session.scalars(
+            select(ProcessRow).where(ProcessRow.workspace == workspace).order_by(
+                ProcessRow.name_key
+            )
+        )
+        return [p for p in [await self._process(row) for row in rows] if p is not None]
+
+    async def add_version(
+        self, process_id: int, text: str, author_id: int | None, idea_id: int | None,
+        now: datetime,
+    ) -> StandardVersion:
+        current = await self._session.scalar(
+            select(func.coalesce(func.max(StandardVersionRow.version), 0)).where(
+                StandardVersionRow.process_id == process_id
+            )
+        )
+        # The unique (process, version) constraint turns a concurrent revision into a retry.
+        row = StandardVersionRow(process_id=process_id, version=(current or 0) + 1, text=text,
+                                 author_id=author_id, idea_id=idea_id, created_at=now)
+        self._session.add(row)
+        await self._session.flush()
+        author = await self._session.get(PersonRow, author_id) if author_id else None
+        return _version(row, author)
+
+    async def versions(self, process_id: int) -> list[StandardVersion]:
+        rows = await self._session.execute(
+            select(StandardVersionRow, PersonRow)
+            .outerjoin(PersonRow, PersonRow.id == StandardVersionRow.author_id)
+            .where(StandardVersionRow.process_id == process_id)
+            .order_by(StandardVersionRow.version)
+        )
+        return [_version(row, person) for row, person in rows]
+
+
+def _version(row: StandardVersionRow, author: PersonRow | None) -> StandardVersion:
+    return StandardVersion(
+        process_id=row.process_id,
+        version=row.version,
+        text=row.text,
+        author=_name(author),
+        idea_id=row.idea_id,
+        created_at=row.created_at,
+    )
+
+
+def name_key(name: str) -> str:
+    """Process names are unique per workspace regardless of case and spacing."""
+    return " ".join(name.split()).casefold()

@@ -6,7 +6,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.repositories import SqlDrafts, SqlIdeaEvents, SqlIdeas, SqlPeople, SqlProcessedEvents
+from storage.repositories import (
+    SqlDrafts,
+    SqlIdeaEvents,
+    SqlIdeas,
+    SqlPeople,
+    SqlProcessedEvents,
+    SqlReactions,
+    SqlStandards,
+)
 
 
 class SqlUnitOfWork:
@@ -24,6 +32,8 @@ class SqlUnitOfWork:
         self.drafts = SqlDrafts(self.session)
         self.ideas = SqlIdeas(self.session)
         self.idea_events = SqlIdeaEvents(self.session)
+        self.reactions = SqlReactions(self.session)
+        self.standards = SqlStandards(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

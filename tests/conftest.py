@@ -20,9 +20,10 @@ from sqlalchemy.engine import make_url
 
 from adapters.runtime import Runtime
 from adapters.settings import Settings
-from bot.events import MessageEvent, UserRef
+from bot.events import MessageEvent, ReactionEvent, UserRef
 from bot.replies import TurnResult
 from bot.service import KaizenService
+from bot.turn import Policy
 from storage import migrate
 from storage.unit_of_work import SqlUnitOfWork
 
@@ -110,9 +111,15 @@ async def runtime(database_url: str) -> AsyncIterator[Runtime]:
         await runtime.close()
 
 
+MANAGER = "U123ABC456"
+"""The payloads' manager (Slack approver); bootstrapped as in KAIZEN_MANAGERS."""
+ADMIN = "U_ADMIN"
+POLICY = Policy(managers=frozenset({MANAGER}), admins=frozenset({ADMIN}))
+
+
 @pytest.fixture
 def service(runtime: Runtime, clock: Clock) -> KaizenService:
-    return KaizenService(runtime.unit_of_work, clock=clock)
+    return KaizenService(runtime.unit_of_work, clock=clock, policy=POLICY)
 
 
 class Chat:
@@ -127,6 +134,13 @@ class Chat:
             MessageEvent(event_id=event_id or f"evt-{uuid.uuid4()}", user=self.user, text=text,
                          channel="D024BE91L")
         )
+
+    async def react(self, idea_id: int, reaction: str, added: bool = True,
+                    event_id: str | None = None) -> TurnResult:
+        return await self.service.handle_reaction(ReactionEvent(
+            event_id=event_id or f"evt-{uuid.uuid4()}", user=self.user, idea_id=idea_id,
+            reaction=reaction, added=added,
+        ))
 
     async def text(self, text: str) -> str:
         """All reply texts and fields of one turn as one string, for readable asserts."""
@@ -153,6 +167,23 @@ def chat(make_chat: Callable[[str], Chat]) -> Chat:
 async def all_ideas(runtime: Runtime) -> list:
     async with SqlUnitOfWork(runtime.sessions) as uow:
         return await uow.ideas.list()
+
+
+async def get_idea(runtime: Runtime, idea_id: int):  # type: ignore[no-untyped-def]
+    async with SqlUnitOfWork(runtime.sessions) as uow:
+        return await uow.ideas.get(idea_id)
+
+
+async def history(runtime: Runtime, idea_id: int) -> list:
+    async with SqlUnitOfWork(runtime.sessions) as uow:
+        return await uow.idea_events.history(idea_id)
+
+
+def reply_text(result: TurnResult) -> str:
+    return "\n".join(
+        "\n".join([reply.text, *(f"{k}: {v}" for k, v in reply.fields)])
+        for reply in result.replies
+    )
 
 
 @pytest.fixture

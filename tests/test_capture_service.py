@@ -107,7 +107,7 @@ async def test_idea_history_starts_with_submission(chat: Chat, runtime: Runtime)
     async with runtime.sessions() as session:
         events = (await session.execute(select(IdeaEventRow))).scalars().all()
     assert [(e.action, e.from_status, e.to_status) for e in events] == [
-        ("submitted", None, "submitted")
+        ("submit", None, "submitted")
     ]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from adapters.runtime import Runtime
 from adapters.settings import Settings
+from storage import migrate
 from storage.models import PersonRow
 
 KAIZEN = str(Path(sys.executable).with_name("kaizen"))
@@ -92,8 +93,9 @@ def test_db_upgrade_and_current(empty_database_url: str) -> None:
     assert refused.returncode == 2 and "kaizen db upgrade" in refused.stderr
     assert "not migrated" in kaizen("db", "current", env=env).stdout
     upgraded = kaizen("db", "upgrade", env=env)
-    assert upgraded.returncode == 0 and "migrated to 0001" in upgraded.stdout
-    assert kaizen("db", "current", env=env).stdout.strip() == "0001 (head)"
+    head = migrate.head_revision()
+    assert upgraded.returncode == 0 and f"migrated to {head}" in upgraded.stdout
+    assert kaizen("db", "current", env=env).stdout.strip() == f"{head} (head)"
 
 
 @pytest.mark.parametrize("command", [[], ["serve"], ["db"], ["chat"], ["ideas"]])
@@ -126,3 +128,41 @@ def test_ctrl_c_ends_the_chat_at_once(cli_env: dict[str, str]) -> None:
         raise AssertionError("kaizen chat ignored Ctrl-C while waiting for input") from None
     assert process.returncode == 130
     assert "Traceback" not in stderr
+
+
+def test_console_runs_the_whole_lifecycle(cli_env: dict[str, str]) -> None:
+    """Capture as ana, support as bob, approve by reaction and implement as a manager."""
+    env = {**cli_env, "KAIZEN_MANAGERS": "mia"}
+    kaizen("chat", "--user", "ana", env=env,
+           stdin="/kaizen process: Claims; standard: paper; problem: slow; proposal: app\n")
+    bob = kaizen("chat", "--user", "bob", env=env, stdin=":react KZ-1 +1\n:react KZ-1\n")
+    assert "Thanks for supporting KZ-1" in bob.stdout and "Usage: :react" in bob.stdout
+    mia = kaizen("chat", "--user", "mia", env=env,
+                 stdin=":react KZ-1 white_check_mark\n/kaizen implemented KZ-1\n")
+    assert "[to ana] Good news: your idea KZ-1 was approved by mia." in mia.stdout
+    assert "now the standard for “Claims” (version 2)" in mia.stdout
+
+    [idea] = json.loads(kaizen("ideas", "--format", "json", "--history", env=env).stdout)
+    assert (idea["status"], idea["support"], idea["decided_by"], idea["process"]) == (
+        "implemented", 1, "mia", "Claims"
+    )
+    assert [(h["actor"], h["action"], h["to"]) for h in idea["history"]] == [
+        ("ana", "submit", "submitted"),
+        ("bob", "support", None),
+        ("mia", "approve", "approved"),
+        ("mia", "implement", "implemented"),
+        ("mia", "revise_standard", None),
+    ]
+    assert idea["history"][2]["via"] == "reaction:white_check_mark"
+    refused = kaizen("ideas", "--history", env=env)
+    assert refused.returncode == 2 and "--format json" in refused.stderr
+
+
+def test_chat_as_manager_can_decide(cli_env: dict[str, str]) -> None:
+    kaizen("chat", "--user", "ana", env=cli_env,
+           stdin="/kaizen standard: s; problem: p; proposal: x\n")
+    member = kaizen("chat", "--user", "bob", env=cli_env, stdin="/kaizen approve KZ-1\n")
+    assert "only managers and admins" in member.stdout
+    manager = kaizen("chat", "--user", "mia", "--manager", env=cli_env,
+                     stdin="/kaizen approve KZ-1\n")
+    assert "KZ-1 is now approved" in manager.stdout

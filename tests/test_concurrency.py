@@ -13,6 +13,7 @@ from bot.events import UserRef
 from bot.model import Draft
 from bot.ports import ConcurrentUpdate
 from bot.service import KaizenService
+from bot.turn import Policy
 from storage import migrate
 from storage.unit_of_work import SqlUnitOfWork
 from tests.conftest import (
@@ -22,6 +23,8 @@ from tests.conftest import (
     all_ideas,
     create_postgres_database,
     drop_postgres_database,
+    get_idea,
+    history,
 )
 
 
@@ -160,3 +163,41 @@ async def test_forced_lost_update_race_is_retried_on_postgresql(
     assert sorted(loads) == [2, 2, 3]  # both read version 2; the loser re-ran on version 3
     [idea] = await all_ideas(runtime)
     assert {idea.problem, idea.proposal} == {"answer A", "answer B"}
+
+
+async def test_two_managers_deciding_at_once_end_in_one_consistent_state(
+    runtime: Runtime, second_runtime: Runtime, clock: Clock
+) -> None:
+    """Approve on one worker and reject on another at the same moment, for several ideas."""
+    policy = Policy(managers=frozenset({"U_M1", "U_M2"}))
+    author = Chat(KaizenService(runtime.unit_of_work, clock=clock, policy=policy),
+                  UserRef("slack", "T0001", "U_AUTHOR", "author"))
+    first = Chat(KaizenService(runtime.unit_of_work, clock=clock, policy=policy),
+                 UserRef("slack", "T0001", "U_M1", "first manager"))
+    second = Chat(KaizenService(second_runtime.unit_of_work, clock=clock, policy=policy),
+                  UserRef("slack", "T0001", "U_M2", "second manager"))
+    count = 6
+    for _ in range(count):
+        await author.say("/kaizen standard: s; problem: p; proposal: x")
+    results = await asyncio.gather(*(
+        task
+        for idea_id in range(1, count + 1)
+        for task in (first.say(f"/kaizen approve KZ-{idea_id}"),
+                     second.say(f"/kaizen reject KZ-{idea_id} too costly"))
+    ))
+    notifications = [n for result in results for n in result.notifications]
+    for idea_id in range(1, count + 1):
+        idea = await get_idea(runtime, idea_id)
+        events = [e for e in await history(runtime, idea_id) if e.action != "submit"]
+        # Both attempts are in the audit trail, applied or refused.
+        assert sorted((e.actor, e.action) for e in events) == [
+            ("first manager", "approve"), ("second manager", "reject")
+        ]
+        applied = [e for e in events if e.result == "applied"]
+        assert applied, "at least one decision took effect"
+        last = applied[-1]
+        assert idea.status == last.to_status and idea.decided_by == last.actor
+        # Every applied status change told the author exactly once.
+        assert len([n for n in notifications if n.idea_id == idea_id]) == len(applied)
+        for event in applied[1:]:  # a later change must have been allowed from the earlier one
+            assert (event.from_status, event.to_status) == ("approved", "rejected")

@@ -12,7 +12,10 @@ from storage import migrate
 from storage.database import create_engine
 from storage.models import Base
 
-TABLES = {"people", "conversations", "ideas", "idea_events", "processed_events"}
+TABLES = {
+    "people", "conversations", "ideas", "idea_events", "processed_events", "processes",
+    "standard_versions", "idea_reactions",
+}
 
 
 async def _inspect(url: str, fn):  # type: ignore[no-untyped-def]
@@ -49,3 +52,49 @@ def test_the_history_is_linear() -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config())
     assert len(script.get_heads()) == 1
     assert migrate.head_revision() == script.get_current_head()
+
+
+async def test_latest_migration_round_trips_with_data(database_url: str) -> None:
+    """Downgrade one revision and upgrade again: existing ideas and their history survive."""
+    from bot.events import MessageEvent, UserRef
+    from bot.service import KaizenService
+    from bot.turn import Policy
+    from storage.database import create_session_factory
+    from storage.unit_of_work import SqlUnitOfWork
+
+    async def run(fn):  # type: ignore[no-untyped-def]
+        engine = create_engine(database_url)
+        sessions = create_session_factory(engine)
+        try:
+            return await fn(sessions)
+        finally:
+            await engine.dispose()
+
+    async def capture(sessions):  # type: ignore[no-untyped-def]
+        service = KaizenService(lambda: SqlUnitOfWork(sessions),
+                                policy=Policy(managers=frozenset({"M"})))
+        user = UserRef("console", "local", "ana", "ana")
+        await service.handle_message(MessageEvent(
+            "e1", user, "/kaizen process: P; standard: s; problem: p; proposal: x"))
+        await service.handle_message(MessageEvent(
+            "e2", UserRef("console", "local", "M", "M"), "/kaizen approve KZ-1"))
+
+    async def snapshot(sessions):  # type: ignore[no-untyped-def]
+        async with SqlUnitOfWork(sessions) as uow:
+            ideas = await uow.ideas.list()
+            events = await uow.idea_events.history(1)
+        return [(i.key, i.status, i.proposal) for i in ideas], [e.action for e in events]
+
+    await run(capture)
+    before = await run(snapshot)
+    head = migrate.head_revision()
+    await asyncio.to_thread(migrate.downgrade, database_url, "-1")
+    await asyncio.to_thread(migrate.upgrade, database_url)
+    after = await run(snapshot)
+    assert before == ([("KZ-1", "approved", "x")], ["submit", "approve"])
+    assert after == before
+
+    def _revision(sync_connection):  # type: ignore[no-untyped-def]
+        return MigrationContext.configure(sync_connection).get_current_revision()
+
+    assert await _inspect(database_url, _revision) == head

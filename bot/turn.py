@@ -1,0 +1,68 @@
+"""What every command handler gets: the unit of work, who is speaking, their role, the time,
+and lists to put notifications and changed ideas in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.events import UserRef
+from bot.lifecycle import ROLE_RANK, Role, higher_role
+from bot.model import Person
+from bot.ports import UnitOfWork
+from bot.replies import Notification, Reply
+
+DEFAULT_APPROVE_REACTIONS = frozenset({"white_check_mark", "heavy_check_mark", "+1"})
+DEFAULT_REJECT_REACTIONS = frozenset({"x"})
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Workspace rules from configuration: bootstrap roles and which reactions decide."""
+
+    managers: frozenset[str] = frozenset()
+    admins: frozenset[str] = frozenset()
+    approve_reactions: frozenset[str] = DEFAULT_APPROVE_REACTIONS
+    reject_reactions: frozenset[str] = DEFAULT_REJECT_REACTIONS
+
+    def bootstrap_role(self, user_id: str) -> Role:
+        if user_id in self.admins:
+            return Role.ADMIN
+        if user_id in self.managers:
+            return Role.MANAGER
+        return Role.MEMBER
+
+    def role_of(self, person: Person) -> Role:
+        """A person's role: the higher of what the database says and the bootstrap lists."""
+        return higher_role(person.role, self.bootstrap_role(person.user_id))
+
+
+@dataclass(slots=True)
+class Turn:
+    uow: UnitOfWork
+    person: Person
+    user: UserRef
+    role: Role
+    policy: Policy
+    argument: str
+    now: datetime
+    event_id: str
+    channel: str | None = None
+    notifications: list[Notification] = field(default_factory=list)
+    changed_ideas: list[int] = field(default_factory=list)
+
+    @property
+    def is_decider(self) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[Role.MANAGER]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def notify(self, to: UserRef, reply: Reply, idea_id: int | None = None) -> None:
+        """Queue a message for someone's direct conversation (delivered after commit)."""
+        self.notifications.append(Notification(to=to, reply=reply, idea_id=idea_id))
+
+    def changed(self, idea_id: int) -> None:
+        if idea_id not in self.changed_ideas:
+            self.changed_ideas.append(idea_id)
