@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -12,6 +13,7 @@ from adapters.runtime import DatabaseNotReady, Runtime
 log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
+SLACK: web.AppKey[Any] = web.AppKey("slack")
 READY_TIMEOUT_S = 3.0
 
 
@@ -35,11 +37,14 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def build_app(runtime: Runtime) -> web.Application:
+    # 1 MiB is far above any Slack or Teams payload and bounds what a client can make us read.
     app = web.Application(client_max_size=1024 * 1024)
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    _log_platforms(runtime)
+    _mount_slack(app, runtime)
+    log.info("Microsoft Teams: not mounted yet (POST /api/messages arrives with the Teams "
+             "adapter)")
 
     async def _close(_app: web.Application) -> None:
         await runtime.close()
@@ -48,13 +53,29 @@ def build_app(runtime: Runtime) -> web.Application:
     return app
 
 
-def _log_platforms(runtime: Runtime) -> None:
-    """One clear line per platform saying whether it is mounted and how to enable it."""
+def _mount_slack(app: web.Application, runtime: Runtime) -> None:
+    """Slack over HTTP at ``POST /slack/events``, or Socket Mode with ``SLACK_APP_TOKEN``."""
     settings = runtime.settings
-    if settings.slack_enabled:
-        log.warning("Slack credentials are set, but this build has no Slack adapter yet")
-    else:
+    if not settings.slack_enabled:
         log.info("Slack: not mounted (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable "
                  "POST /slack/events)")
-    log.info("Microsoft Teams: not mounted yet (POST /api/messages arrives with the Teams "
-             "adapter)")
+        return
+    from adapters.slack.app import SlackAdapter
+
+    adapter = SlackAdapter(runtime)
+    app[SLACK] = adapter
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    if app_token:
+        log.info("Slack: Socket Mode (SLACK_APP_TOKEN is set); POST /slack/events not mounted")
+    else:
+        app.router.add_post("/slack/events", adapter.handle_http)
+        log.info("Slack: mounted POST /slack/events (Web API at %s)", settings.slack_api_url)
+
+    async def _start(_app: web.Application) -> None:
+        await adapter.start(app_token)
+
+    async def _stop(_app: web.Application) -> None:
+        await adapter.stop()
+
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop)

@@ -157,3 +157,14 @@ class StandardVersion:
     author: str | None
     idea_id: int | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """A channel configured for a purpose (``ideas``, ``digest``) in a workspace."""
+
+    platform: str
+    workspace: str
+    purpose: str
+    channel_id: str
+    reference: dict[str, object] | None

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from bot.events import UserRef
 from bot.model import (
+    ChannelConfig,
     Draft,
     Idea,
     IdeaEvent,
@@ -130,6 +131,13 @@ class Standards(Protocol):
     async def versions(self, process_id: int) -> list[StandardVersion]: ...
 
 
+class Channels(Protocol):
+    async def set(self, config: ChannelConfig, set_by: int | None, now: datetime) -> None: ...
+
+    async def get(self, platform: str, workspace: str, purpose: str) -> ChannelConfig | None:
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction per turn; leaving without ``commit`` rolls back."""
 
@@ -140,6 +148,7 @@ class UnitOfWork(Protocol):
     idea_events: IdeaEvents
     reactions: Reactions
     standards: Standards
+    channels: Channels
 
     async def __aenter__(self) -> UnitOfWork: ...
 

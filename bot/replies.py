@@ -51,13 +51,37 @@ class TurnResult:
     """What one turn produced: replies to the speaker, in order, and notifications to others.
 
     ``changed_ideas`` are ideas whose post should be refreshed (status or support changed).
+    ``in_flow`` says the turn was part of the capture conversation (adapters continue it in
+    the person's direct conversation), not a one-off command.
     """
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
     notifications: list[Notification] = field(default_factory=list)
     changed_ideas: list[int] = field(default_factory=list)
+    in_flow: bool = False
 
     @property
     def texts(self) -> list[str]:
         return [reply.text for reply in self.replies]
+
+
+def reply_to_dict(reply: Reply) -> dict[str, object]:
+    """A reply as plain JSON data (for the outbox)."""
+    return {
+        "text": reply.text,
+        "fields": [list(f) for f in reply.fields],
+        "buttons": [[b.label, b.value] for b in reply.buttons],
+        "kind": reply.kind,
+    }
+
+
+def reply_from_dict(data: dict[str, object]) -> Reply:
+    fields = data.get("fields") or []
+    buttons = data.get("buttons") or []
+    return Reply(
+        text=str(data.get("text", "")),
+        fields=tuple((str(k), str(v)) for k, v in fields),  # type: ignore[union-attr]
+        buttons=tuple(Button(str(label), str(value)) for label, value in buttons),  # type: ignore[union-attr]
+        kind=str(data.get("kind", "info")),
+    )

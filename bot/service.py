@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot import commands, decisions, flow, roles, standards, texts
+from bot import channels, commands, decisions, flow, roles, standards, texts
 from bot.events import MessageEvent, ReactionEvent, UserRef
 from bot.model import Draft, NewIdea
 from bot.ports import ConcurrentUpdate, UnitOfWork
@@ -40,6 +40,9 @@ class TurnConflict(RuntimeError):
 
 
 Handler = Callable[[Turn], Awaitable[list[Reply]]]
+AfterTurn = Callable[[UnitOfWork, TurnResult], Awaitable[None]]
+"""Called inside the turn's transaction, before commit: adapters queue their deliveries
+(outbox rows) here, so they exist exactly when the change they report does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +70,20 @@ class KaizenService:
         self._clock = clock
         self.policy = policy or Policy()
 
-    async def handle_message(self, event: MessageEvent) -> TurnResult:
+    async def handle_message(
+        self, event: MessageEvent, after_turn: AfterTurn | None = None
+    ) -> TurnResult:
         """Process one message exactly once, retrying the turn if another worker raced us."""
         if len(event.text) > MAX_MESSAGE_CHARS:
             # Refused before anything is stored; a retry of the same event gets the same answer.
             return TurnResult([_too_long_message()])
         return await self._run(event.event_id, event.user, event.channel,
-                               lambda turn: self._message_turn(turn, event))
+                               lambda turn: self._message_turn(turn, event), after_turn,
+                               source=event.source)
 
-    async def handle_reaction(self, event: ReactionEvent) -> TurnResult:
+    async def handle_reaction(
+        self, event: ReactionEvent, after_turn: AfterTurn | None = None
+    ) -> TurnResult:
         """A reaction added to or removed from an idea's post (decision or support)."""
         async def body(turn: Turn) -> list[Reply]:
             idea = await turn.uow.ideas.get(event.idea_id)
@@ -85,7 +93,7 @@ class KaizenService:
             return await decisions.react(turn, idea, normalise_reaction(event.reaction),
                                          event.added)
 
-        return await self._run(event.event_id, event.user, None, body)
+        return await self._run(event.event_id, event.user, None, body, after_turn)
 
     async def _run(
         self,
@@ -93,6 +101,8 @@ class KaizenService:
         user: UserRef,
         channel: str | None,
         body: Callable[[Turn], Awaitable[list[Reply]]],
+        after_turn: AfterTurn | None,
+        source: dict[str, str] | None = None,
     ) -> TurnResult:
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             try:
@@ -104,11 +114,16 @@ class KaizenService:
                     person = await uow.people.ensure(user, now)
                     turn = Turn(uow=uow, person=person, user=user,
                                 role=self.policy.role_of(person), policy=self.policy,
-                                argument="", now=now, event_id=event_id, channel=channel)
+                                argument="", now=now, event_id=event_id, channel=channel,
+                                source=dict(source or {}))
                     replies = await body(turn)
+                    result = TurnResult(replies, notifications=turn.notifications,
+                                        changed_ideas=turn.changed_ideas,
+                                        in_flow=turn.in_flow)
+                    if after_turn is not None:
+                        await after_turn(uow, result)
                     await uow.commit()
-                    return TurnResult(replies, notifications=turn.notifications,
-                                      changed_ideas=turn.changed_ideas)
+                    return result
             except ConcurrentUpdate:
                 log.info("turn lost a race, retrying (attempt %d, event %s)", attempt, event_id)
         raise TurnConflict(f"event {event_id} kept conflicting")
@@ -124,6 +139,7 @@ class KaizenService:
             replies = [*notices, *await subcommand.handler(turn)]
             new_draft = draft
         else:
+            turn.in_flow = True
             outcome = flow.advance(draft, _action_for(parsed), turn.now)
             replies = [*notices, *outcome.replies]
             if outcome.completed is not None:
@@ -266,6 +282,8 @@ _TABLE = (
                standards.list_standards),
     Subcommand("managers", "/kaizen managers", "who decides on ideas (admins: `add @person`, "
                "`remove @person`)", roles.managers),
+    Subcommand("ideas", "/kaizen ideas here", "post new ideas in this channel",
+               channels.ideas_channel, group="managers"),
     Subcommand("approve", "/kaizen approve KZ-12 [note]", "approve an idea",
                decisions.approve, group="managers"),
     Subcommand("reject", "/kaizen reject KZ-12 REASON", "reject an idea, saying why",

@@ -48,6 +48,8 @@ class Turn:
     now: datetime
     event_id: str
     channel: str | None = None
+    source: dict[str, str] = field(default_factory=dict)
+    in_flow: bool = False
     notifications: list[Notification] = field(default_factory=list)
     changed_ideas: list[int] = field(default_factory=list)
 

@@ -202,3 +202,68 @@ class IdeaReactionRow(Base):
     reaction: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChannelRow(Base):
+    """A channel a workspace configured for a purpose (``ideas``; later ``digest``).
+
+    ``reference`` holds what a platform needs to post there later (Teams: the serialised
+    ConversationReference); Slack needs only the channel id.
+    """
+
+    __tablename__ = "channels"
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "purpose", name="uq_channels_purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(128))
+    purpose: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(255))
+    reference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdeaPostRow(Base):
+    """Where an idea is posted on a platform (Slack ``(channel, ts)``, Teams activity id), so
+    reactions find their idea and the post is updated in place."""
+
+    __tablename__ = "idea_posts"
+    __table_args__ = (
+        UniqueConstraint("idea_id", "platform", name="uq_idea_posts_idea"),
+        UniqueConstraint("platform", "channel", "message_id", name="uq_idea_posts_message"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str] = mapped_column(String(255))
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxRow(Base):
+    """A message waiting to be delivered to a platform, written in the same transaction as the
+    change that caused it: nothing is sent for a rolled-back turn, nothing is lost for a
+    committed one. A deliverer claims rows with a lease and retries with backoff."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "platform", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idea_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

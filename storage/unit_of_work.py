@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.outbox import SqlIdeaPosts, SqlOutbox
 from storage.repositories import (
+    SqlChannels,
     SqlDrafts,
     SqlIdeaEvents,
     SqlIdeas,
@@ -34,6 +36,10 @@ class SqlUnitOfWork:
         self.idea_events = SqlIdeaEvents(self.session)
         self.reactions = SqlReactions(self.session)
         self.standards = SqlStandards(self.session)
+        self.channels = SqlChannels(self.session)
+        # Delivery bookkeeping for adapters (not part of the core's ports).
+        self.outbox = SqlOutbox(self.session)
+        self.idea_posts = SqlIdeaPosts(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,0 +1,114 @@
+"""Draining the outbox: send what committed turns queued, retry what failed, never drop it.
+
+One :class:`Deliverer` per platform runs inside ``kaizen serve``. Rows are claimed with a lease
+(PostgreSQL skips rows another worker holds), sent one by one in order, then marked sent or
+rescheduled with exponential backoff. A :class:`PermanentDeliveryError` (channel archived, bot
+removed) marks the row failed at once and is logged; nothing here ever crashes the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from adapters.runtime import Runtime
+from bot.service import utcnow
+from storage.outbox import OutboxItem
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+"""With the backoff below this keeps trying for about a day before giving up."""
+POLL_SECONDS = 2.0
+
+
+class PermanentDeliveryError(Exception):
+    """Retrying cannot help (e.g. the channel is archived, the bot was removed)."""
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s … capped at one hour."""
+    return timedelta(seconds=min(2 ** attempts, 3600))
+
+
+Send = Callable[[OutboxItem], Awaitable[None]]
+
+
+class Deliverer:
+    def __init__(self, runtime: Runtime, platform: str, send: Send) -> None:
+        self._runtime = runtime
+        self._platform = platform
+        self._send = send
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        """Something was queued: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=f"deliver-{self._platform}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                delivered = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be down: log, wait, try again
+                log.exception("%s delivery round failed; retrying", self._platform)
+                delivered = 0
+            if delivered:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    async def run_once(self) -> int:
+        """Deliver every due item once; returns how many were attempted."""
+        async with self._runtime.unit_of_work() as uow:
+            items = await uow.outbox.claim(self._platform, utcnow())
+            await uow.commit()
+        for item in items:
+            await self._deliver(item)
+        return len(items)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            await self._send(item)
+        except PermanentDeliveryError as exc:
+            log.error("%s delivery %d (%s) failed permanently: %s", self._platform, item.id,
+                      item.kind, exc)
+            await self._record(item, str(exc), give_up=True)
+        except Exception as exc:  # network, 5xx, rate limits past the client's own retries
+            give_up = item.attempts + 1 >= MAX_ATTEMPTS
+            log.warning("%s delivery %d (%s) failed (attempt %d%s): %s", self._platform,
+                        item.id, item.kind, item.attempts + 1,
+                        ", giving up" if give_up else ", will retry", _describe(exc))
+            await self._record(item, _describe(exc), give_up=give_up)
+        else:
+            async with self._runtime.unit_of_work() as uow:
+                await uow.outbox.mark_sent(item.id, utcnow())
+                await uow.commit()
+
+    async def _record(self, item: OutboxItem, error: str, give_up: bool) -> None:
+        now = utcnow()
+        async with self._runtime.unit_of_work() as uow:
+            await uow.outbox.reschedule(item.id, error,
+                                        None if give_up else now + backoff(item.attempts), now)
+            await uow.commit()
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]

@@ -1,0 +1,128 @@
+"""The outbox and where ideas are posted: storage for adapters' delivery, not for the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import IdeaPostRow, OutboxRow
+from storage.repositories import _insert_ignoring_conflicts
+
+LEASE = timedelta(seconds=60)
+"""How long a claimed row is reserved for one deliverer; a crashed one's rows come back."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    platform: str
+    workspace: str
+    kind: str
+    target: dict[str, Any]
+    payload: dict[str, Any]
+    idea_id: int | None
+    attempts: int
+
+
+class SqlOutbox:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, platform: str, workspace: str, kind: str, target: dict[str, Any],
+                  payload: dict[str, Any], now: datetime, idea_id: int | None = None) -> None:
+        self._session.add(OutboxRow(
+            platform=platform, workspace=workspace, kind=kind, target=target, payload=payload,
+            idea_id=idea_id, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        ))
+        await self._session.flush()
+
+    async def claim(self, platform: str, now: datetime, limit: int = 20) -> list[OutboxItem]:
+        """Reserve due rows, oldest first; PostgreSQL skips rows another worker holds."""
+        rows = (await self._session.scalars(
+            select(OutboxRow)
+            .where(
+                OutboxRow.platform == platform,
+                OutboxRow.status == "pending",
+                OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.locked_until.is_(None), OutboxRow.locked_until < now),
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )).all()
+        for row in rows:
+            row.locked_until = now + LEASE
+        await self._session.flush()
+        return [OutboxItem(r.id, r.platform, r.workspace, r.kind, dict(r.target),
+                           dict(r.payload), r.idea_id, r.attempts) for r in rows]
+
+    async def mark_sent(self, item_id: int, now: datetime) -> None:
+        await self._session.execute(
+            update(OutboxRow).where(OutboxRow.id == item_id)
+            .values(status="sent", sent_at=now, locked_until=None)
+        )
+
+    async def reschedule(self, item_id: int, error: str, next_attempt_at: datetime | None,
+                         now: datetime) -> None:
+        """Try again at ``next_attempt_at``; None gives up (status ``failed``, kept for ops)."""
+        values: dict[str, Any] = {
+            "attempts": OutboxRow.attempts + 1,
+            "last_error": error[:500],
+            "locked_until": None,
+        }
+        if next_attempt_at is None:
+            values["status"] = "failed"
+        else:
+            values["next_attempt_at"] = next_attempt_at
+        await self._session.execute(
+            update(OutboxRow).where(OutboxRow.id == item_id).values(**values)
+        )
+
+    async def counts(self, platform: str) -> dict[str, int]:
+        rows = (await self._session.execute(
+            select(OutboxRow.status, OutboxRow.id).where(OutboxRow.platform == platform)
+        )).all()
+        counts: dict[str, int] = {}
+        for status, _ in rows:
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+
+class SqlIdeaPosts:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, idea_id: int, platform: str) -> tuple[str, str] | None:
+        row = (await self._session.execute(
+            select(IdeaPostRow.channel, IdeaPostRow.message_id)
+            .where(IdeaPostRow.idea_id == idea_id, IdeaPostRow.platform == platform)
+        )).first()
+        return (row[0], row[1]) if row else None
+
+    async def find_idea(self, platform: str, channel: str, message_id: str) -> int | None:
+        return await self._session.scalar(
+            select(IdeaPostRow.idea_id).where(
+                IdeaPostRow.platform == platform,
+                IdeaPostRow.channel == channel,
+                IdeaPostRow.message_id == message_id,
+            )
+        )
+
+    async def save(self, idea_id: int, platform: str, channel: str, message_id: str,
+                   now: datetime) -> None:
+        await self._session.execute(_insert_ignoring_conflicts(
+            self._session, IdeaPostRow.__table__,
+            {"idea_id": idea_id, "platform": platform, "channel": channel,
+             "message_id": message_id, "posted_at": now, "updated_at": now},
+        ))
+
+    async def touch(self, idea_id: int, platform: str, now: datetime) -> None:
+        await self._session.execute(
+            update(IdeaPostRow)
+            .where(IdeaPostRow.idea_id == idea_id, IdeaPostRow.platform == platform)
+            .values(updated_at=now)
+        )

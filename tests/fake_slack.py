@@ -1,0 +1,104 @@
+"""A small fake of Slack's Web API for tests: aiohttp on 127.0.0.1, recording every call.
+
+Answers what kaizen-bot uses (``auth.test``, ``conversations.open``, ``chat.postMessage`` with a
+fresh ``ts``, ``chat.update``, ``chat.postEphemeral``, ``users.info``) and can be told to fail
+the next calls of a method (429 with ``Retry-After``, 500, …).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+PAYLOADS = Path(__file__).parent / "payloads"
+BOT_TOKEN = "xoxb-kaizen-test-token"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int = 200
+
+    @property
+    def dump(self) -> str:
+        return json.dumps(self.params, ensure_ascii=False)
+
+
+@dataclass
+class FakeSlack:
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+    names: dict[str, str] = field(default_factory=dict)
+    _ts: int = 0
+    _runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/api/"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail_next(self, method: str, status: int = 429, times: int = 1,
+                  retry_after: str = "0", error: str = "ratelimited") -> None:
+        headers = {"Retry-After": retry_after} if status == 429 else {}
+        self.failures.setdefault(method, []).extend(
+            [(status, headers, {"ok": False, "error": error})] * times
+        )
+
+    def of(self, method: str) -> list[Call]:
+        """Calls of ``method`` that succeeded (failed attempts are in :attr:`calls` too)."""
+        return [call for call in self.calls if call.method == method and call.status == 200]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            params.update(dict(await request.post()))
+        call = Call(method, params)
+        self.calls.append(call)
+        pending = self.failures.get(method)
+        if pending:
+            status, headers, body = pending.pop(0)
+            call.status = status
+            return web.json_response(body, status=status, headers=headers)
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return json.loads((PAYLOADS / "webapi_auth_test_bot.json").read_text())
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": f"D{params.get('users', 'X')}"}}
+        if method in {"chat.postMessage", "chat.update"}:
+            self._ts += 1
+            ts = params.get("ts") or f"1360782400.{498405 + self._ts:06d}"
+            return {"ok": True, "channel": params.get("channel"), "ts": ts,
+                    "message": {"text": params.get("text"), "ts": ts}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": "1502210682.580145"}
+        if method == "users.info":
+            user = str(params.get("user"))
+            name = self.names.get(user, user.lower())
+            return {"ok": True, "user": {"id": user, "name": name, "real_name": name,
+                                         "profile": {"display_name": name}}}
+        return {"ok": True}
