@@ -16,6 +16,7 @@ from aiohttp import web
 
 PAYLOADS = Path(__file__).parent / "payloads"
 BOT_TOKEN = "xoxb-kaizen-test-token"
+APP_TOKEN = "xapp-1-kaizen-test-token"
 
 
 @dataclass
@@ -39,19 +40,26 @@ class FakeSlack:
     _ts: int = 0
     _runner: web.AppRunner | None = None
     url: str = ""
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _port: int = 0
 
     async def start(self) -> str:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_get("/link", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._port = port
         self.url = f"http://127.0.0.1:{port}/api/"
         return self.url
 
     async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -68,7 +76,8 @@ class FakeSlack:
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+        token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if request.headers.get("Authorization") != f"Bearer {token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         params: dict[str, Any] = dict(request.query)
         if request.content_type == "application/json":
@@ -85,6 +94,8 @@ class FakeSlack:
         return web.json_response(self._answer(method, params))
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/link"}
         if method == "auth.test":
             return json.loads((PAYLOADS / "webapi_auth_test_bot.json").read_text())
         if method == "conversations.open":
@@ -102,3 +113,24 @@ class FakeSlack:
             return {"ok": True, "user": {"id": user, "name": name, "real_name": name,
                                          "profile": {"display_name": name}}}
         return {"ok": True}
+
+    # --- Socket Mode: a WebSocket that pushes envelopes and records the acks ------------------
+
+    @property
+    def socket_connected(self) -> bool:
+        return any(not socket.closed for socket in self._sockets)
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        socket = next(s for s in self._sockets if not s.closed)
+        await socket.send_str(json.dumps(envelope))
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_str(json.dumps({"type": "hello", "num_connections": 1,
+                                          "connection_info": {"app_id": "A123ABC456"}}))
+        async for message in socket:
+            if message.type == web.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+        return socket
