@@ -29,6 +29,23 @@ class PermanentDeliveryError(Exception):
     """Retrying cannot help (e.g. the channel is archived, the bot was removed)."""
 
 
+class DeferredDelivery(Exception):
+    """Not possible yet, through nobody's fault (e.g. no chat with that person exists until they
+    first talk to the bot): wait ``seconds`` without counting an attempt."""
+
+    def __init__(self, reason: str, seconds: float = 3600.0) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class RetryLater(Exception):
+    """A transient failure that says when to come back (HTTP ``Retry-After``)."""
+
+    def __init__(self, reason: str, seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
 def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s … capped at one hour."""
     return timedelta(seconds=min(2 ** attempts, 3600))
@@ -87,6 +104,12 @@ class Deliverer:
     async def _deliver(self, item: OutboxItem) -> None:
         try:
             await self._send(item)
+        except DeferredDelivery as exc:
+            log.info("%s delivery %d (%s) waits: %s", self._platform, item.id, item.kind, exc)
+            async with self._runtime.unit_of_work() as uow:
+                await uow.outbox.defer(item.id, str(exc),
+                                       utcnow() + timedelta(seconds=exc.seconds))
+                await uow.commit()
         except PermanentDeliveryError as exc:
             log.error("%s delivery %d (%s) failed permanently: %s", self._platform, item.id,
                       item.kind, exc)
@@ -96,17 +119,21 @@ class Deliverer:
             log.warning("%s delivery %d (%s) failed (attempt %d%s): %s", self._platform,
                         item.id, item.kind, item.attempts + 1,
                         ", giving up" if give_up else ", will retry", _describe(exc))
-            await self._record(item, _describe(exc), give_up=give_up)
+            wait = getattr(exc, "seconds", None)
+            await self._record(item, _describe(exc), give_up=give_up, wait=wait)
         else:
             async with self._runtime.unit_of_work() as uow:
                 await uow.outbox.mark_sent(item.id, utcnow())
                 await uow.commit()
 
-    async def _record(self, item: OutboxItem, error: str, give_up: bool) -> None:
+    async def _record(self, item: OutboxItem, error: str, give_up: bool,
+                      wait: float | None = None) -> None:
         now = utcnow()
+        delay = backoff(item.attempts)
+        if wait is not None:  # the platform said when: never sooner than that
+            delay = max(delay, timedelta(seconds=wait))
         async with self._runtime.unit_of_work() as uow:
-            await uow.outbox.reschedule(item.id, error,
-                                        None if give_up else now + backoff(item.attempts), now)
+            await uow.outbox.reschedule(item.id, error, None if give_up else now + delay, now)
             await uow.commit()
 
 

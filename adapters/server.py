@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
 SLACK: web.AppKey[Any] = web.AppKey("slack")
+TEAMS: web.AppKey[Any] = web.AppKey("teams")
 READY_TIMEOUT_S = 3.0
 
 
@@ -43,14 +44,39 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     _mount_slack(app, runtime)
-    log.info("Microsoft Teams: not mounted yet (POST /api/messages arrives with the Teams "
-             "adapter)")
+    _mount_teams(app, runtime)
 
     async def _close(_app: web.Application) -> None:
         await runtime.close()
 
     app.on_cleanup.append(_close)
     return app
+
+
+def _mount_teams(app: web.Application, runtime: Runtime) -> None:
+    """Teams at ``POST /api/messages``: JWT-validated with an app id, local mode without."""
+    from adapters.teams.app import TeamsAdapter
+
+    adapter = TeamsAdapter(runtime)
+    app[TEAMS] = adapter
+    app.router.add_post("/api/messages", adapter.handle_http)
+    if adapter.config.local_mode:
+        log.warning("Microsoft Teams: LOCAL MODE on POST /api/messages (no MICROSOFT_APP_ID): "
+                    "requests are not authenticated and only loopback serviceUrls (Bot Framework "
+                    "Emulator, tests) are accepted. Set MICROSOFT_APP_ID and "
+                    "MICROSOFT_APP_PASSWORD to serve Teams.")
+    else:
+        log.info("Microsoft Teams: mounted POST /api/messages (app %s, %s, every request's "
+                 "token validated)", adapter.config.APP_ID, adapter.config.APP_TYPE)
+
+    async def _start(_app: web.Application) -> None:
+        adapter.deliverer.start()
+
+    async def _stop(_app: web.Application) -> None:
+        await adapter.deliverer.stop()
+
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop)
 
 
 def _mount_slack(app: web.Application, runtime: Runtime) -> None:

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     )
     microsoft_app_type: str | None = Field(None, validation_alias="MICROSOFT_APP_TYPE")
     microsoft_app_tenant_id: str | None = Field(None, validation_alias="MICROSOFT_APP_TENANT_ID")
+    microsoft_openid_metadata_url: str | None = Field(
+        None, validation_alias="MICROSOFT_OPENID_METADATA_URL",
+        description="advanced: where Bot Framework token signing keys are published "
+        "(sovereign clouds, tests); default is Microsoft's public endpoint",
+    )
 
     ideas_channel: str | None = Field(None, validation_alias="KAIZEN_IDEAS_CHANNEL")
     managers: CommaList = Field(default_factory=list, validation_alias="KAIZEN_MANAGERS")

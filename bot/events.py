@@ -7,6 +7,7 @@ so the core never has to know which platform the words came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class MessageEvent:
     user: UserRef
     text: str
     channel: str | None = None
-    source: dict[str, str] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +49,15 @@ class ReactionEvent:
     idea_id: int
     reaction: str
     added: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FormEvent:
+    """A complete answer set from a form (Teams' capture card): no conversation, no labels to
+    parse; each field arrives on its own (``standard``, ``problem``, ``proposal``, optional
+    ``area`` and ``process``)."""
+
+    event_id: str
+    user: UserRef
+    values: dict[str, str]
+    channel: str | None = None

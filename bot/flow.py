@@ -19,6 +19,7 @@ from bot.text_input import (
     answer_problem,
     clean_process_name,
     find_area_tag,
+    normalise_area,
     split_labels,
     starts_with_label,
     strip_edge_area_tags,
@@ -155,6 +156,22 @@ def _start(draft: Draft | None, action: Start, now: datetime) -> Outcome:
         fresh.area = find_area_tag(action.text)
         return Outcome(fresh, [texts.intro(len(STEPS)), _question(fresh)])
     return _fill(fresh, values, now, area_source=action.text)
+
+
+def submit(values: dict[str, str], now: datetime) -> Outcome:
+    """A whole form at once: the idea is complete, or the replies say what to fix.
+
+    No draft is stored for a form; the returned draft (if any) only carries the valid answers
+    so the adapter can show the form again, filled in.
+    """
+    fresh = Draft(step=FIRST_STEP, started_at=now, updated_at=now)
+    area = normalise_area(values.get("area", "")) if values.get("area", "").strip() else None
+    fields = {k: v for k, v in values.items() if k in {*STEP_BY_NAME, "process"} and v.strip()}
+    outcome = _fill(fresh, fields, now, area_source="")
+    target = outcome.completed or outcome.draft
+    if target is not None and area:
+        target.area = area
+    return outcome
 
 
 def _answer(draft: Draft | None, action: Answer, now: datetime) -> Outcome:

@@ -11,9 +11,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bot import channels, commands, decisions, flow, roles, standards, texts
-from bot.events import MessageEvent, ReactionEvent, UserRef
+from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
 from bot.model import Draft, NewIdea
 from bot.ports import ConcurrentUpdate, UnitOfWork
 from bot.replies import Reply, TurnResult
@@ -81,6 +82,22 @@ class KaizenService:
                                lambda turn: self._message_turn(turn, event), after_turn,
                                source=event.source)
 
+    async def handle_form(
+        self, event: FormEvent, after_turn: AfterTurn | None = None
+    ) -> TurnResult:
+        """A capture form submitted in one go (the conversation's draft is left alone)."""
+        async def body(turn: Turn) -> list[Reply]:
+            turn.in_flow = True
+            outcome = flow.submit(event.values, turn.now)
+            if outcome.completed is None:
+                return [r for r in outcome.replies if r.kind != "question"] + [
+                    texts.form_incomplete()
+                ]
+            message = MessageEvent(event.event_id, event.user, "", event.channel)
+            return [*outcome.replies, *await _save_idea(turn, message, outcome.completed)]
+
+        return await self._run(event.event_id, event.user, event.channel, body, after_turn)
+
     async def handle_reaction(
         self, event: ReactionEvent, after_turn: AfterTurn | None = None
     ) -> TurnResult:
@@ -102,7 +119,7 @@ class KaizenService:
         channel: str | None,
         body: Callable[[Turn], Awaitable[list[Reply]]],
         after_turn: AfterTurn | None,
-        source: dict[str, str] | None = None,
+        source: dict[str, Any] | None = None,
     ) -> TurnResult:
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             try:
@@ -217,6 +234,13 @@ async def _area(turn: Turn) -> list[Reply]:
     )]
 
 
+async def _whoami(turn: Turn) -> list[Reply]:
+    return [Reply(
+        f"You are {turn.person.name}. Your user id here is {turn.user.user_id} (workspace "
+        f"{turn.user.workspace}); your role is {turn.role.value}. Admins list ids like this "
+        "in KAIZEN_ADMINS / KAIZEN_MANAGERS.", kind="info")]
+
+
 async def _mine(turn: Turn) -> list[Reply]:
     ideas = await turn.uow.ideas.recent_by_author(turn.person.id, MINE_LIMIT)
     if not ideas:
@@ -270,6 +294,7 @@ _TABLE = (
     Subcommand("area", "/kaizen area NAME", "your default area (function), e.g. Finance; "
                "`none` clears it", _area),
     Subcommand("mine", "/kaizen mine", "your last ideas and their status", _mine),
+    Subcommand("whoami", "/kaizen whoami", "your user id and role here", _whoami),
     Subcommand("show", "/kaizen show KZ-12", "an idea with its whole history", decisions.show),
     Subcommand("edit", "/kaizen edit KZ-12 proposal: …", "change your idea while it waits "
                "for a decision", decisions.edit),

@@ -71,6 +71,11 @@ def invalid_process_name() -> Reply:
                  "You can set it later with `/kaizen process KZ-… <name>`.", kind="error")
 
 
+def form_incomplete() -> Reply:
+    return Reply("Please fill in the standard, the problem and the proposal (each up to "
+                 f"{MAX_ANSWER_CHARS:,} characters) and send the form again.", kind="form_error")
+
+
 def draft_already_open(step: Step) -> Reply:
     return Reply(
         f"You already have an idea in progress (waiting for the {step.label.lower()}). "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.events import UserRef
 from bot.lifecycle import ROLE_RANK, Role, higher_role
@@ -48,7 +49,7 @@ class Turn:
     now: datetime
     event_id: str
     channel: str | None = None
-    source: dict[str, str] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
     in_flow: bool = False
     notifications: list[Notification] = field(default_factory=list)
     changed_ideas: list[int] = field(default_factory=list)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -62,7 +64,7 @@ class PersonRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(32))
     workspace: Mapped[str] = mapped_column(String(128))
-    user_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(200))
     default_area: Mapped[str | None] = mapped_column(String(40))
     role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
@@ -81,7 +83,7 @@ class ConversationRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(32))
     workspace: Mapped[str] = mapped_column(String(128))
-    user_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(255))
     step: Mapped[str | None] = mapped_column(String(32))
     answers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     area: Mapped[str | None] = mapped_column(String(40))
@@ -115,8 +117,8 @@ class IdeaRow(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str | None] = mapped_column(Text)
-    source_channel: Mapped[str | None] = mapped_column(String(128))
-    source_event_id: Mapped[str | None] = mapped_column(String(128))
+    source_channel: Mapped[str | None] = mapped_column(String(255))
+    source_event_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -260,6 +262,7 @@ class OutboxRow(Base):
     target: Mapped[dict[str, Any]] = mapped_column(JSON)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     idea_id: Mapped[int | None] = mapped_column(Integer)
+    target_key: Mapped[str | None] = mapped_column(String(255), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -267,3 +270,24 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConversationRefRow(Base):
+    """Where a platform lets the bot write later (Teams ``ConversationReference``): a person's
+    personal chat or a channel. ``disabled`` is set when the platform refuses us (bot removed),
+    so we stop trying until the person or team talks to the bot again."""
+
+    __tablename__ = "conversation_refs"
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "scope", "ref_key", name="uq_conversation_refs"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(String(16))
+    ref_key: Mapped[str] = mapped_column(String(255))
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

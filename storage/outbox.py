@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import IdeaPostRow, OutboxRow
+from storage.models import ConversationRefRow, IdeaPostRow, OutboxRow
 from storage.repositories import _insert_ignoring_conflicts
 
 LEASE = timedelta(seconds=60)
@@ -36,9 +36,27 @@ class SqlOutbox:
                   payload: dict[str, Any], now: datetime, idea_id: int | None = None) -> None:
         self._session.add(OutboxRow(
             platform=platform, workspace=workspace, kind=kind, target=target, payload=payload,
-            idea_id=idea_id, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            idea_id=idea_id, target_key=target.get("user"), status="pending", attempts=0,
+            next_attempt_at=now, created_at=now,
         ))
         await self._session.flush()
+
+    async def wake(self, platform: str, target_key: str, now: datetime) -> int:
+        """Make pending messages for ``target_key`` due now (they were waiting for a way in)."""
+        result = await self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.platform == platform, OutboxRow.target_key == target_key,
+                   OutboxRow.status == "pending", OutboxRow.next_attempt_at > now)
+            .values(next_attempt_at=now)
+        )
+        return int(result.rowcount or 0)
+
+    async def defer(self, item_id: int, reason: str, until: datetime) -> None:
+        """Wait without counting an attempt (e.g. no conversation with that person yet)."""
+        await self._session.execute(
+            update(OutboxRow).where(OutboxRow.id == item_id)
+            .values(next_attempt_at=until, locked_until=None, last_error=reason[:500])
+        )
 
     async def claim(self, platform: str, now: datetime, limit: int = 20) -> list[OutboxItem]:
         """Reserve due rows, oldest first; PostgreSQL skips rows another worker holds."""
@@ -126,3 +144,53 @@ class SqlIdeaPosts:
             .where(IdeaPostRow.idea_id == idea_id, IdeaPostRow.platform == platform)
             .values(updated_at=now)
         )
+
+
+class SqlConversationRefs:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def _where(self, platform: str, workspace: str, scope: str, key: str) -> tuple[Any, ...]:
+        return (
+            ConversationRefRow.platform == platform,
+            ConversationRefRow.workspace == workspace,
+            ConversationRefRow.scope == scope,
+            ConversationRefRow.ref_key == key,
+        )
+
+    async def save(self, platform: str, workspace: str, scope: str, key: str,
+                   reference: dict[str, Any], now: datetime) -> bool:
+        """Store (or refresh, re-enabling) a reference; True if it was new or disabled."""
+        row = await self._session.scalar(
+            select(ConversationRefRow).where(*self._where(platform, workspace, scope, key)))
+        if row is None:
+            self._session.add(ConversationRefRow(
+                platform=platform, workspace=workspace, scope=scope, ref_key=key,
+                reference=reference, disabled=False, updated_at=now))
+            await self._session.flush()
+            return True
+        was_disabled = row.disabled
+        if row.reference != reference or was_disabled:
+            row.reference = reference
+            row.disabled = False
+            row.disabled_reason = None
+            row.updated_at = now
+        return was_disabled
+
+    async def get(self, platform: str, workspace: str, scope: str,
+                  key: str) -> tuple[dict[str, Any], bool] | None:
+        """The reference and whether it is disabled, or None."""
+        row = await self._session.scalar(
+            select(ConversationRefRow).where(*self._where(platform, workspace, scope, key)))
+        return (dict(row.reference), row.disabled) if row else None
+
+    async def disable(self, platform: str, workspace: str, scope: str, key: str,
+                      reason: str, now: datetime) -> None:
+        await self._session.execute(
+            update(ConversationRefRow)
+            .where(*self._where(platform, workspace, scope, key))
+            .values(disabled=True, disabled_reason=reason[:300], updated_at=now))
+
+    async def forget(self, platform: str, workspace: str, scope: str, key: str) -> None:
+        await self._session.execute(
+            delete(ConversationRefRow).where(*self._where(platform, workspace, scope, key)))

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.outbox import SqlIdeaPosts, SqlOutbox
+from storage.outbox import SqlConversationRefs, SqlIdeaPosts, SqlOutbox
 from storage.repositories import (
     SqlChannels,
     SqlDrafts,
@@ -40,6 +40,7 @@ class SqlUnitOfWork:
         # Delivery bookkeeping for adapters (not part of the core's ports).
         self.outbox = SqlOutbox(self.session)
         self.idea_posts = SqlIdeaPosts(self.session)
+        self.conversation_refs = SqlConversationRefs(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -27,7 +27,7 @@ from bot.turn import Policy
 from storage import migrate
 from storage.unit_of_work import SqlUnitOfWork
 
-pytest_plugins = ["tests.slack_harness"]
+pytest_plugins = ["tests.slack_harness", "tests.teams_harness"]
 
 POSTGRES_URL = os.environ.get("KAIZEN_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]

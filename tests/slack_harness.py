@@ -18,6 +18,7 @@ from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
 from tests.conftest import ADMIN, MANAGER
+from tests.delivery import drained
 from tests.fake_slack import BOT_TOKEN, PAYLOADS, FakeSlack
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -104,20 +105,7 @@ class SlackDriver:
 
     async def idle(self) -> None:
         """Until every queued delivery has been attempted."""
-        from sqlalchemy import func, select
-
-        from storage.models import OutboxRow
-
-        async def pending() -> int:
-            async with self.runtime.sessions() as session:
-                return int(await session.scalar(
-                    select(func.count()).select_from(OutboxRow)
-                    .where(OutboxRow.status == "pending", OutboxRow.attempts == 0)) or 0)
-
-        deadline = asyncio.get_running_loop().time() + 8.0
-        while await pending():
-            assert asyncio.get_running_loop().time() < deadline, "deliveries did not drain"
-            await asyncio.sleep(0.02)
+        await drained(self.runtime)
 
     def posts_to(self, channel: str) -> list[Any]:
         return [c for c in self.fake.of("chat.postMessage") if c.params.get("channel") == channel]

@@ -14,7 +14,7 @@ from storage.models import Base
 
 TABLES = {
     "people", "conversations", "ideas", "idea_events", "processed_events", "processes",
-    "standard_versions", "idea_reactions", "channels", "idea_posts", "outbox",
+    "standard_versions", "idea_reactions", "channels", "idea_posts", "outbox", "conversation_refs",
 }
 
 

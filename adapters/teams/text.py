@@ -1,0 +1,69 @@
+"""Teams message text in: mentions handled robustly, HTML entities decoded."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+_AT_TAG = re.compile(r"</?at>", re.IGNORECASE)
+
+
+def clean_text(activity: Any) -> str:
+    """The text addressed to the bot, without its @mention.
+
+    Unlike ``TurnContext.remove_recipient_mention`` this removes only the mention *tag* (so the
+    bot's name written elsewhere in the text stays), ignores case, trims the leading space it
+    leaves, and turns mentions of other people into ``<@id>`` so ``managers add @person``
+    knows who is meant.
+    """
+    text = activity.text or ""
+    recipient = getattr(activity, "recipient", None)
+    bot_id = getattr(recipient, "id", None)
+    for mention in _mentions(activity):
+        mentioned = mention.get("mentioned") or {}
+        tag = mention.get("text") or (f"<at>{mentioned['name']}</at>" if mentioned.get("name")
+                                      else "")
+        if not tag or not mentioned.get("id"):
+            continue
+        replacement = " " if mentioned["id"] == bot_id else f" <@{mentioned['id']}> "
+        text = _replace_casefold(text, tag, replacement)
+    bot_name = getattr(recipient, "name", None)
+    if bot_name:
+        text = re.sub(rf"<at>\s*{re.escape(bot_name)}\s*</at>", " ", text, flags=re.IGNORECASE)
+    text = _AT_TAG.sub("", text)
+    return html.unescape(text).strip()
+
+
+def _mentions(activity: Any) -> list[dict[str, Any]]:
+    """Mention entities as plain dicts (botbuilder gives generic ``Entity`` objects)."""
+    found = []
+    for entity in getattr(activity, "entities", None) or []:
+        data = entity.serialize() if hasattr(entity, "serialize") else dict(entity)
+        if data.get("type") == "mention":
+            found.append(data)
+    return found
+
+
+def _replace_casefold(text: str, tag: str, replacement: str) -> str:
+    return re.sub(re.escape(tag), replacement, text, flags=re.IGNORECASE)
+
+
+def tenant_of(activity: Any) -> str:
+    """The tenant id from ``channelData.tenant.id`` (``conversation.tenant_id`` is unreliable:
+    botbuilder maps it from ``tenantID`` while Teams sends ``tenantId``)."""
+    data = activity.channel_data or {}
+    tenant = (data.get("tenant") or {}).get("id") if isinstance(data, dict) else None
+    conversation = getattr(activity, "conversation", None)
+    return tenant or getattr(conversation, "tenant_id", None) or "default"
+
+
+def bare_conversation_id(conversation_id: str) -> str:
+    """``19:abc@thread.skype;messageid=123`` → ``19:abc@thread.skype`` (the channel itself)."""
+    return conversation_id.split(";", 1)[0]
+
+
+def normalise_reaction(kind: str) -> str:
+    """Teams' 👍 ``like`` is the same emoji as Slack's ``+1``: one approve setting for both."""
+    kind = kind.strip().lower()
+    return {"like": "+1"}.get(kind, kind)

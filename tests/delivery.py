@@ -1,0 +1,25 @@
+"""Waiting for the outbox in tests: no fixed sleeps, just "until everything due was tried"."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from adapters.runtime import Runtime
+from storage.models import OutboxRow
+
+
+async def drained(runtime: Runtime, timeout: float = 8.0) -> None:
+    """Until no outbox row waits for its first attempt or is mid-delivery."""
+    async def waiting() -> int:
+        async with runtime.sessions() as session:
+            return int(await session.scalar(
+                select(func.count()).select_from(OutboxRow)
+                .where(OutboxRow.status == "pending", OutboxRow.attempts == 0,
+                       OutboxRow.last_error.is_(None))) or 0)
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await waiting():
+        assert asyncio.get_running_loop().time() < deadline, "deliveries did not drain"
+        await asyncio.sleep(0.02)
