@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output format (default: table)")
     ideas.add_argument("--history", action="store_true",
                        help="include each idea's audit trail (JSON format)")
+    teams = commands.add_parser("teams", help="Microsoft Teams helpers")
+    teams_commands = teams.add_subparsers(dest="teams_command", metavar="ACTION", required=True)
+    package = teams_commands.add_parser(
+        "package", help="build the Teams app package (zip) to upload in Teams")
+    package.add_argument("--app-id", required=True,
+                         help="the bot's Microsoft App ID (MICROSOFT_APP_ID)")
+    package.add_argument("--out", default="kaizen-teams.zip", help="zip file to write")
+    package.add_argument("--version", default="1.0.0",
+                         help="app version; bump it for every re-upload (default 1.0.0)")
+    package.add_argument("--developer", help="developer name shown in Teams (max 32)")
+    package.add_argument("--website", help="https:// address for developer, privacy and terms")
     return parser
 
 
@@ -188,7 +199,24 @@ def _login_name() -> str:
         return "console-user"
 
 
-_HANDLERS = {"serve": _serve, "db": _db, "chat": _chat, "ideas": _ideas}
+def _teams(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from adapters.teams.package import PackageError, build_manifest, write_package
+
+    try:
+        manifest = build_manifest(args.app_id, args.version, args.developer, args.website)
+    except PackageError as exc:
+        print(f"kaizen teams package: {exc}", file=sys.stderr)
+        return 2
+    out = write_package(Path(args.out), manifest)
+    print(f"wrote {out} (manifest {manifest['manifestVersion']}, app {args.app_id}, "
+          f"version {manifest['version']}): upload it in Teams → Apps → Manage your apps → "
+          "Upload an app")
+    return 0
+
+
+_HANDLERS = {"serve": _serve, "db": _db, "chat": _chat, "ideas": _ideas, "teams": _teams}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -39,8 +39,11 @@ def _mentions(activity: Any) -> list[dict[str, Any]]:
     """Mention entities as plain dicts (botbuilder gives generic ``Entity`` objects)."""
     found = []
     for entity in getattr(activity, "entities", None) or []:
-        data = entity.serialize() if hasattr(entity, "serialize") else dict(entity)
-        if data.get("type") == "mention":
+        if isinstance(entity, dict):
+            data = entity
+        else:  # msrest keeps undeclared fields (mentioned, text) in additional_properties
+            data = {"type": entity.type, **(getattr(entity, "additional_properties", None) or {})}
+        if str(data.get("type", "")).lower() == "mention":
             found.append(data)
     return found
 
