@@ -51,6 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output format (default: table)")
     ideas.add_argument("--history", action="store_true",
                        help="include each idea's audit trail (JSON format)")
+    digest = commands.add_parser(
+        "digest", help="daily stand-up digests: list, print, or post now",
+        description="Without options: queue today's digest for every subscription now (once "
+        "per local day; a running `kaizen serve` posts it within seconds).")
+    digest.add_argument("--list", action="store_true",
+                        help="subscriptions, next run and last result")
+    digest.add_argument("--print", action="store_true", dest="print_only",
+                        help="render to the terminal and post nothing")
+    digest.add_argument("--channel", help="only this channel (its id)")
+    digest.add_argument("--date", help="with --print: the digest of this local date "
+                        "(YYYY-MM-DD)")
+    digest.add_argument("--force", action="store_true",
+                        help="post even if today's digest was already posted")
+
     teams = commands.add_parser("teams", help="Microsoft Teams helpers")
     teams_commands = teams.add_subparsers(dest="teams_command", metavar="ACTION", required=True)
     package = teams_commands.add_parser(
@@ -104,7 +118,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log.info("digest scheduler disabled (--no-scheduler)")
     log.info("kaizen-bot serving on http://%s:%d (health: /healthz, readiness: /readyz)",
              host, port)
-    web.run_app(build_app(runtime), host=host, port=port, print=None,
+    web.run_app(build_app(runtime, scheduler=not args.no_scheduler), host=host, port=port,
+                print=None,
                 access_log=logging.getLogger("kaizen.access"))
     return 0
 
@@ -199,6 +214,20 @@ def _login_name() -> str:
         return "console-user"
 
 
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.digest_cli import run_digest_command
+
+    async def _run() -> int:
+        runtime = Runtime.create(settings)
+        try:
+            await runtime.check_database()
+            return await run_digest_command(runtime, args)
+        finally:
+            await runtime.close()
+
+    return _with_ready_database(_run)
+
+
 def _teams(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -216,7 +245,8 @@ def _teams(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-_HANDLERS = {"serve": _serve, "db": _db, "chat": _chat, "ideas": _ideas, "teams": _teams}
+_HANDLERS = {"serve": _serve, "db": _db, "chat": _chat, "ideas": _ideas, "digest": _digest,
+             "teams": _teams}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -26,6 +26,8 @@ def policy_from(settings: Settings) -> Policy:
         admins=frozenset(settings.admins),
         approve_reactions=frozenset(normalise_reaction(r) for r in settings.approve_reactions),
         reject_reactions=frozenset(normalise_reaction(r) for r in settings.reject_reactions),
+        digest_time=settings.digest_time,
+        timezone=settings.timezone,
     )
 
 

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 RUNTIME = web.AppKey("runtime", Runtime)
 SLACK: web.AppKey[Any] = web.AppKey("slack")
 TEAMS: web.AppKey[Any] = web.AppKey("teams")
+SCHEDULER: web.AppKey[Any] = web.AppKey("scheduler")
 READY_TIMEOUT_S = 3.0
 
 
@@ -37,7 +38,7 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "revision": revision})
 
 
-def build_app(runtime: Runtime) -> web.Application:
+def build_app(runtime: Runtime, scheduler: bool = False) -> web.Application:
     # 1 MiB is far above any Slack or Teams payload and bounds what a client can make us read.
     app = web.Application(client_max_size=1024 * 1024)
     app[RUNTIME] = runtime
@@ -45,12 +46,34 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/readyz", readyz)
     _mount_slack(app, runtime)
     _mount_teams(app, runtime)
+    if scheduler:
+        _start_scheduler(app, runtime)
 
     async def _close(_app: web.Application) -> None:
         await runtime.close()
 
     app.on_cleanup.append(_close)
     return app
+
+
+def _start_scheduler(app: web.Application, runtime: Runtime) -> None:
+    """Daily digests for every mounted platform (``kaizen serve --no-scheduler`` skips it)."""
+    from adapters.scheduler import DigestScheduler
+
+    platforms = {name: app[key].deliverer.kick for name, key in (("slack", SLACK),
+                                                                  ("teams", TEAMS)) if key in app}
+    scheduler = DigestScheduler(runtime, platforms)
+    app[SCHEDULER] = scheduler
+
+    async def _start(_app: web.Application) -> None:
+        scheduler.start()
+
+    async def _stop(_app: web.Application) -> None:
+        await scheduler.stop()
+
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop)
+    log.info("digest scheduler on (platforms: %s)", ", ".join(sorted(platforms)) or "none")
 
 
 def _mount_teams(app: web.Application, runtime: Runtime) -> None:

@@ -20,6 +20,7 @@ from bot.model import (
     StandardVersion,
     StoredDraft,
 )
+from bot.schedule import Schedule
 
 
 class ConcurrentUpdate(Exception):
@@ -138,6 +139,19 @@ class Channels(Protocol):
         ...
 
 
+class Digests(Protocol):
+    """Digest subscriptions (storage returns its own Subscription records)."""
+
+    async def subscribe(self, platform: str, workspace: str, channel_id: str,
+                        reference: dict[str, object] | None, schedule: Schedule,
+                        areas: tuple[str, ...], person_id: int | None,
+                        now: datetime) -> object: ...
+
+    async def unsubscribe(self, platform: str, workspace: str, channel_id: str) -> bool: ...
+
+    async def get(self, platform: str, workspace: str, channel_id: str) -> object | None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction per turn; leaving without ``commit`` rolls back."""
 
@@ -149,6 +163,7 @@ class UnitOfWork(Protocol):
     reactions: Reactions
     standards: Standards
     channels: Channels
+    digests: Digests
 
     async def __aenter__(self) -> UnitOfWork: ...
 

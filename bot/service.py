@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import channels, commands, decisions, flow, roles, standards, texts
+from bot import (
+    channels,
+    commands,
+    decisions,
+    digest_commands,
+    flow,
+    roles,
+    standards,
+    texts,
+)
 from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
 from bot.model import Draft, NewIdea
 from bot.ports import ConcurrentUpdate, UnitOfWork
@@ -309,6 +318,9 @@ _TABLE = (
                "`remove @person`)", roles.managers),
     Subcommand("ideas", "/kaizen ideas here", "post new ideas in this channel",
                channels.ideas_channel, group="managers"),
+    Subcommand("digest", "/kaizen digest here [HH:MM] [Zone] [weekdays|daily|mon,…] [#area]",
+               "a daily stand-up digest in this channel (`off` stops it)",
+               digest_commands.digest, group="managers"),
     Subcommand("approve", "/kaizen approve KZ-12 [note]", "approve an idea",
                decisions.approve, group="managers"),
     Subcommand("reject", "/kaizen reject KZ-12 REASON", "reject an idea, saying why",

@@ -25,6 +25,8 @@ class Policy:
     admins: frozenset[str] = frozenset()
     approve_reactions: frozenset[str] = DEFAULT_APPROVE_REACTIONS
     reject_reactions: frozenset[str] = DEFAULT_REJECT_REACTIONS
+    digest_time: str = "09:00"
+    timezone: str = "UTC"
 
     def bootstrap_role(self, user_id: str) -> Role:
         if user_id in self.admins:

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -102,6 +103,8 @@ class IdeaRow(Base):
         Index("ix_ideas_workspace_created", "workspace", "created_at"),
         Index("ix_ideas_author_created", "author_id", "created_at"),
         Index("ix_ideas_status", "status"),
+        # Digests: ideas waiting for a decision in a workspace, oldest first.
+        Index("ix_ideas_workspace_status_created", "workspace", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -131,7 +134,10 @@ class IdeaEventRow(Base):
     """
 
     __tablename__ = "idea_events"
-    __table_args__ = (Index("ix_idea_events_idea", "idea_id", "id"),)
+    __table_args__ = (
+        Index("ix_idea_events_idea", "idea_id", "id"),
+        Index("ix_idea_events_created", "created_at"),  # digests: decisions in a period
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
@@ -291,3 +297,49 @@ class ConversationRefRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     disabled_reason: Mapped[str | None] = mapped_column(String(300))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DigestSubscriptionRow(Base):
+    """A channel's daily digest: when (local time, zone, days) and which areas."""
+
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "channel_id", name="uq_digest_subscriptions"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(128))
+    channel_id: Mapped[str] = mapped_column(String(255))
+    reference: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    time_of_day: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    days: Mapped[str] = mapped_column(String(40))
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    last_local_date: Mapped[date | None] = mapped_column(Date)
+    last_result: Mapped[str | None] = mapped_column(String(300))
+    failing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DigestRunRow(Base):
+    """One digest per subscription and local date: the unique row a worker claims before
+    posting, which is what makes digests exactly-once across workers."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "local_date", name="uq_digest_runs_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_subscriptions.id", ondelete="CASCADE"))
+    local_date: Mapped[date] = mapped_column(Date)
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.digests import SqlDigests
 from storage.outbox import SqlConversationRefs, SqlIdeaPosts, SqlOutbox
 from storage.repositories import (
     SqlChannels,
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.session)
         self.idea_posts = SqlIdeaPosts(self.session)
         self.conversation_refs = SqlConversationRefs(self.session)
+        self.digests = SqlDigests(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

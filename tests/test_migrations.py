@@ -14,7 +14,8 @@ from storage.models import Base
 
 TABLES = {
     "people", "conversations", "ideas", "idea_events", "processed_events", "processes",
-    "standard_versions", "idea_reactions", "channels", "idea_posts", "outbox", "conversation_refs",
+    "standard_versions", "idea_reactions", "channels", "idea_posts", "outbox",
+    "conversation_refs", "digest_subscriptions", "digest_runs",
 }
 
 

@@ -24,11 +24,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.delivery import Deliverer, PermanentDeliveryError
+from adapters.delivery import ConversationPacer, Deliverer, PermanentDeliveryError
 from adapters.runtime import Runtime
-from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_idea, render_reply
+from adapters.scheduler import digest_delivered
+from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_digest, render_idea, render_reply
 from adapters.slack.reactions import normalise as normalise_reaction
 from adapters.slack.text import slack_to_plain
+from bot.digest import view_from_dict
 from bot.events import MessageEvent, ReactionEvent, UserRef
 from bot.replies import Reply, TurnResult, reply_from_dict, reply_to_dict
 from bot.service import AfterTurn, TurnConflict, utcnow
@@ -78,6 +80,7 @@ class SlackAdapter:
         self._reject_hint = (settings.reject_reactions or ["x"])[0]
         self._ideas_channel_default = settings.ideas_channel
         self.deliverer = Deliverer(runtime, PLATFORM, self.send)
+        self._digest_pacer = ConversationPacer(1, 1.0)
         self._socket_handler: Any = None
         self._register()
 
@@ -293,6 +296,8 @@ class SlackAdapter:
                 await self._send_message(item)
             elif item.kind == "idea_post":
                 await self._send_idea(item)
+            elif item.kind == "digest":
+                await self._send_digest(item)
             else:
                 raise PermanentDeliveryError(f"unknown outbox kind {item.kind!r}")
         except SlackApiError as exc:
@@ -311,6 +316,21 @@ class SlackAdapter:
         channel = target.get("channel") or await self._dm_channel(target["user"])
         await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
                                            unfurl_links=False, unfurl_media=False)
+
+    async def _send_digest(self, item: OutboxItem) -> None:
+        """A stand-up digest: at most one post per second per channel (Slack's pace)."""
+        text, blocks = render_digest(view_from_dict(item.payload["view"]))
+        channel = str(item.target["channel"])
+        await self._digest_pacer.wait(channel)
+        try:
+            await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                               unfurl_links=False, unfurl_media=False)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if exc.response is not None else ""
+            if error in PERMANENT_ERRORS:
+                await digest_delivered(self._runtime, item.target, False, f"Slack said {error}")
+            raise
+        await digest_delivered(self._runtime, item.target, True, "")
 
     async def _dm_channel(self, user_id: str) -> str:
         response = await self.client.conversations_open(users=user_id)

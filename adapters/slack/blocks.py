@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.slack.text import cut, escape, mrkdwn
+from bot.digest import DigestView, render_plain
 from bot.lifecycle import status_label
 from bot.model import Idea
 from bot.replies import Reply
@@ -98,3 +99,18 @@ def render_idea(idea: Idea, approve_hint: str, reject_hint: str) -> tuple[str, B
     fallback = (f"{idea.key} by {idea.author_name} ({status_label(idea.status)}): "
                 f"{one_line(idea.proposal, 200)}")
     return cut(escape(fallback), FALLBACK_LIMIT), blocks
+
+
+def render_digest(view: DigestView) -> tuple[str, Blocks]:
+    """The stand-up digest as Block Kit; every line escaped and cut to the section limit."""
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "emoji": False,
+                                    "text": cut(view.title, HEADER_LIMIT)}},
+        _section(mrkdwn(view.summary, SECTION_TEXT_LIMIT)),
+    ]
+    for section in view.sections:
+        body = "\n".join(f"• {escape(line)}" for line in section.lines)
+        blocks.append(_section(cut(f"*{escape(section.title)}*\n{body}", SECTION_TEXT_LIMIT)))
+    blocks.append({"type": "context",
+                   "elements": [{"type": "mrkdwn", "text": mrkdwn(view.footer, 300)}]})
+    return cut(escape(render_plain(view)), FALLBACK_LIMIT), blocks[:MAX_BLOCKS]

@@ -9,13 +9,10 @@ target that answers 403 (bot removed) instead of crashing.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import logging
-import time
 import uuid
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,14 +32,22 @@ from botbuilder.schema import (
     SuggestedActions,
 )
 
-from adapters.delivery import DeferredDelivery, Deliverer, PermanentDeliveryError, RetryLater
+from adapters.delivery import (
+    ConversationPacer,
+    DeferredDelivery,
+    Deliverer,
+    PermanentDeliveryError,
+    RetryLater,
+)
 from adapters.runtime import Runtime
+from adapters.scheduler import digest_delivered
 from adapters.teams.bot import KaizenTeamsBot
-from adapters.teams.cards import form_card, idea_card
+from adapters.teams.cards import digest_card, form_card, idea_card
 from adapters.teams.config import BotConfig
 from adapters.teams.performance import apply_msrest_retry_policy_fix
 from adapters.teams.text import bare_conversation_id, clean_text, normalise_reaction, tenant_of
 from bot import commands, flow
+from bot.digest import view_from_dict
 from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
 from bot.replies import Reply, TurnResult, reply_from_dict, reply_to_dict
 from bot.service import SUBCOMMANDS, TurnConflict, utcnow
@@ -59,24 +64,6 @@ BUSY_TEXT = "Sorry, that clashed with another change. Please send it again."
 FORM_SENT = "form"
 
 
-class ConversationPacer:
-    """At most ``rate`` sends per second into one conversation (Teams throttles beyond 7/s)."""
-
-    def __init__(self, rate: int = PER_CONVERSATION_PER_SECOND, period: float = 1.0) -> None:
-        self._rate, self._period = rate, period
-        self._sent: dict[str, deque[float]] = defaultdict(deque)
-
-    async def wait(self, conversation_id: str) -> None:
-        window = self._sent[conversation_id]
-        now = time.monotonic()
-        while window and now - window[0] >= self._period:
-            window.popleft()
-        if len(window) >= self._rate:
-            await asyncio.sleep(self._period - (now - window[0]))
-            window.popleft()
-        window.append(time.monotonic())
-
-
 class TeamsAdapter:
     def __init__(self, runtime: Runtime) -> None:
         apply_msrest_retry_policy_fix()
@@ -88,7 +75,7 @@ class TeamsAdapter:
         self.cloud.on_turn_error = self._on_turn_error
         self.bot = KaizenTeamsBot(self)
         self.deliverer = Deliverer(runtime, PLATFORM, self.send)
-        self._pacer = ConversationPacer()
+        self._pacer = ConversationPacer(PER_CONVERSATION_PER_SECOND)
 
     @property
     def app_id(self) -> str | None:
@@ -371,8 +358,24 @@ class TeamsAdapter:
             await self._send_activity(reference, activity, item)
         elif item.kind == "idea_post":
             await self._send_idea(item)
+        elif item.kind == "digest":
+            await self._send_digest(item)
         else:
             raise PermanentDeliveryError(f"unknown outbox kind {item.kind!r}")
+
+    async def _send_digest(self, item: OutboxItem) -> None:
+        reference = item.target.get("ref")
+        if not reference:
+            await digest_delivered(self._runtime, item.target, False, "no channel reference")
+            raise PermanentDeliveryError("digest subscription has no channel reference")
+        card = digest_card(view_from_dict(item.payload["view"]))
+        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+        try:
+            await self._send_activity(dict(reference), activity, item)
+        except PermanentDeliveryError as exc:
+            await digest_delivered(self._runtime, item.target, False, str(exc))
+            raise
+        await digest_delivered(self._runtime, item.target, True, "")
 
     async def _resolve(self, item: OutboxItem) -> dict[str, Any]:
         if "ref" in item.target:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.digest import DigestView
 from bot.lifecycle import status_label
 from bot.model import Idea
 from bot.text_input import MAX_ANSWER_CHARS, one_line
@@ -106,3 +107,14 @@ def form_card(values: dict[str, str] | None = None, problems: list[str] | None =
         })
     return _card(body, [{"type": "Action.Submit", "title": "Submit idea",
                          "data": {"kaizen": "capture"}}])
+
+
+def digest_card(view: DigestView) -> Card:
+    """The stand-up digest: our headings as TextBlocks, every line (user text) literal."""
+    body: list[dict[str, Any]] = [label(view.title, size="Medium"), literal(view.summary)]
+    for section in view.sections:
+        body.append(label(section.title, spacing="Medium"))
+        body.append(literal("\n".join(f"• {line}" for line in section.lines)))
+    body.append({"type": "TextBlock", "text": view.footer, "isSubtle": True, "wrap": True,
+                 "spacing": "Medium"})
+    return _card(body)

@@ -1,0 +1,76 @@
+"""``/kaizen digest here …``, ``/kaizen digest off`` and ``/kaizen digest`` in a channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.references import split_first
+from bot.replies import Reply
+from bot.schedule import ScheduleError, next_run, parse_subscription
+from bot.turn import Turn
+
+USAGE = (
+    "`/kaizen digest here [HH:MM] [Time/Zone] [weekdays|daily|mon,tue,…] [#area …]` subscribes "
+    "this channel to the daily stand-up digest; `/kaizen digest off` stops it; `/kaizen digest` "
+    "shows the schedule."
+)
+
+
+async def digest(turn: Turn) -> list[Reply]:
+    verb, rest = split_first(turn.argument)
+    verb = verb.lower()
+    if turn.source.get("channel_type") == "im" or not turn.channel:
+        return [Reply("Digests go to channels: type this in the channel whose stand-up should "
+                      f"get it. {USAGE}", kind="error")]
+    if verb == "here":
+        return await _subscribe(turn, rest)
+    if verb == "off":
+        return await _unsubscribe(turn)
+    if verb in {"", "show", "status"}:
+        return await _show(turn)
+    return [Reply(f"I don't know `digest {verb}`. {USAGE}", kind="error")]
+
+
+async def _subscribe(turn: Turn, args: str) -> list[Reply]:
+    if not turn.is_decider:
+        return [Reply("Sorry, only managers and admins can set up the digest.", kind="refused")]
+    try:
+        request = parse_subscription(args, turn.policy.digest_time, turn.policy.timezone)
+    except ScheduleError as exc:
+        return [Reply(str(exc), kind="error")]
+    reference: Any = dict(turn.source) or None
+    await turn.uow.digests.subscribe(turn.user.platform, turn.user.workspace,
+                                     turn.channel or "", reference, request.schedule,
+                                     request.areas, turn.person.id, turn.now)
+    upcoming = next_run(request.schedule, turn.now)
+    areas = (" for " + ", ".join(f"#{a}" for a in request.areas)) if request.areas else ""
+    when = f" The next one comes {upcoming:%A %d %B at %H:%M} ({request.schedule.zone})." if (
+        upcoming) else ""
+    return [Reply(f"This channel gets the kaizen stand-up digest at "
+                  f"{request.schedule.describe()}{areas}.{when}", kind="done")]
+
+
+async def _unsubscribe(turn: Turn) -> list[Reply]:
+    if not turn.is_decider:
+        return [Reply("Sorry, only managers and admins can stop the digest.", kind="refused")]
+    removed = await turn.uow.digests.unsubscribe(turn.user.platform, turn.user.workspace,
+                                                 turn.channel or "")
+    return [Reply("The digest for this channel is off." if removed else
+                  "This channel has no digest to turn off.", kind="done" if removed else "info")]
+
+
+async def _show(turn: Turn) -> list[Reply]:
+    found: Any = await turn.uow.digests.get(turn.user.platform, turn.user.workspace,
+                                            turn.channel or "")
+    if found is None:
+        return [Reply(f"This channel has no digest yet. {USAGE}", kind="info")]
+    upcoming = next_run(found.schedule, turn.now)
+    when = f"{upcoming:%A %d %B %H:%M} ({found.schedule.zone})" if upcoming else "not scheduled"
+    fields = [("Schedule", found.describe()), ("Next digest", when)]
+    if found.last_result:
+        fields.append(("Last result", found.last_result))
+    if found.failing:
+        fields.append(("Problem", "posting here failed permanently; type `/kaizen digest here` "
+                                  "again once the bot can post"))
+    return [Reply("The kaizen stand-up digest for this channel:", fields=tuple(fields),
+                  kind="info")]
