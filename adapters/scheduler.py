@@ -73,7 +73,7 @@ class DigestScheduler:
         for sub in subscriptions:
             if sub.platform not in self._platforms:
                 continue
-            decision = decide(sub.schedule, now, sub.last_local_date)
+            decision = decide(sub.schedule, now, sub.last_local_date, sub.since)
             if decision.skip is not None:
                 await self._skip(sub, *decision.skip, now)
                 report.skipped += 1
@@ -116,8 +116,9 @@ async def queue_digest(runtime: Runtime, sub: Subscription, local_date: date, at
                   "local_date": local_date.isoformat()}
         if sub.reference:
             target["ref"] = sub.reference.get("reference")
+        # Delivery runs on real time (``now`` may be a scheduler's notion of the time).
         await uow.outbox.add(sub.platform, sub.workspace, "digest", target,
-                             {"view": view_to_dict(view)}, now)
+                             {"view": view_to_dict(view)}, utcnow())
         await uow.digests.record_result(sub.id, f"queued for {local_date}",
                                         local_date=local_date if claim else None)
         await uow.commit()

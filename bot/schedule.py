@@ -155,10 +155,17 @@ class Decision:
     skip: tuple[date, datetime] | None = None
 
 
-def decide(schedule: Schedule, now: datetime, last_local_date: date | None) -> Decision:
-    """Run the latest due digest if it has not run and is recent enough; else skip it."""
+def decide(schedule: Schedule, now: datetime, last_local_date: date | None,
+           not_before: datetime | None = None) -> Decision:
+    """Run the latest due digest if it has not run and is recent enough; else skip it.
+
+    Runs due before ``not_before`` (when the subscription was made or changed) are not missed
+    runs: they never belonged to it.
+    """
     due = latest_due(schedule, now)
     if due is None or (last_local_date is not None and due[0] <= last_local_date):
+        return Decision()
+    if not_before is not None and due[1] < not_before:
         return Decision()
     if now - due[1] > CATCH_UP:
         return Decision(skip=due)

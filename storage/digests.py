@@ -48,10 +48,19 @@ class Subscription:
     last_local_date: date | None
     last_result: str | None
     failing: bool
+    since: datetime | None = None  # created or last changed: runs due before are not missed
 
     def describe(self) -> str:
         areas = f", areas {', '.join('#' + a for a in self.areas)}" if self.areas else ""
         return f"{self.schedule.describe()}{areas}"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    local_date: date
+    status: str
+    period_start: datetime
+    period_end: datetime
 
 
 def _subscription(row: DigestSubscriptionRow) -> Subscription:
@@ -61,7 +70,7 @@ def _subscription(row: DigestSubscriptionRow) -> Subscription:
         reference=dict(row.reference) if row.reference else None,
         schedule=Schedule(time(hours, minutes), row.timezone, days_from_text(row.days)),
         areas=tuple(row.areas or ()), last_local_date=row.last_local_date,
-        last_result=row.last_result, failing=row.failing,
+        last_result=row.last_result, failing=row.failing, since=row.updated_at,
     )
 
 
@@ -158,10 +167,11 @@ class SqlDigests:
         await self._session.execute(update(DigestRunRow).where(DigestRunRow.id == run_id)
                                     .values(status=status, finished_at=now))
 
-    async def runs(self, subscription_id: int) -> list[DigestRunRow]:
-        return list(await self._session.scalars(
+    async def runs(self, subscription_id: int) -> list[DigestRun]:
+        rows = await self._session.scalars(
             select(DigestRunRow).where(DigestRunRow.subscription_id == subscription_id)
-            .order_by(DigestRunRow.local_date)))
+            .order_by(DigestRunRow.local_date))
+        return [DigestRun(r.local_date, r.status, r.period_start, r.period_end) for r in rows]
 
     # --- facts ----------------------------------------------------------------------------------
 
@@ -244,7 +254,7 @@ class SqlDigests:
             known = set(areas)
         else:
             known = set(await self._session.scalars(
-                select(distinct(IdeaRow.area)).where(
+                select(IdeaRow.area).distinct().where(
                     *in_scope, IdeaRow.area.is_not(None),
                     IdeaRow.created_at >= end - SILENT_LOOKBACK, IdeaRow.created_at < end)))
         year_start = datetime.combine(date(end_local.year, 1, 1), time(0), tz)
