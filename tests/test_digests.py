@@ -175,3 +175,35 @@ def test_cli_prints_a_digest_for_the_console(cli_env: dict[str, str]) -> None:
 
 def test_schedule_used_here_is_daily() -> None:
     assert Schedule(time(0), "UTC", DAILY).describe() == "00:00 UTC, daily"
+
+
+async def test_cli_posts_now_once_per_day_unless_forced(database_url: str) -> None:
+    runtime = Runtime.create(Settings(database_url=database_url))
+    try:
+        await _subscribe(runtime, STANDUP, "00:00 UTC daily")
+    finally:
+        await runtime.close()
+    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([KAIZEN, "digest", *args], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "digest queued" in run("--channel", STANDUP)
+    assert "already posted" in run()
+    assert "queued again (--force)" in run("--force")
+    printed = run("--print", "--channel", STANDUP, "--date", "2026-11-02")
+    assert "Kaizen stand-up · Monday 02 November 2026" in printed
+    runtime = Runtime.create(Settings(database_url=database_url))
+    try:
+        async with runtime.sessions() as session:
+            queued = await session.scalar(select(func.count()).select_from(OutboxRow)
+                                          .where(OutboxRow.kind == "digest"))
+    finally:
+        await runtime.close()
+    assert queued == 2
+    unknown = subprocess.run([KAIZEN, "digest", "--channel", "C_NOPE"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "no subscription" in unknown.stderr

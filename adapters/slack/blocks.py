@@ -71,6 +71,12 @@ def render_reply(reply: Reply) -> tuple[str, Blocks]:
     return cut(escape(reply.text), FALLBACK_LIMIT), blocks[:MAX_BLOCKS]
 
 
+def _inert(text: str) -> str:
+    """A one-line preview for a ``plain_text`` header: Slack does not parse those, and angle
+    brackets become look-alikes anyway, so no control sequence can be formed."""
+    return one_line(text, 140).replace("<", "\u2039").replace(">", "\u203a")
+
+
 def render_idea(idea: Idea, approve_hint: str, reject_hint: str) -> tuple[str, Blocks]:
     """The post in the ideas channel: who, what, where it stands, how to decide."""
     fields = (
@@ -82,7 +88,7 @@ def render_idea(idea: Idea, approve_hint: str, reject_hint: str) -> tuple[str, B
     )
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "emoji": False,
-                                    "text": cut(f"{idea.key} · {one_line(idea.proposal, 140)}",
+                                    "text": cut(f"{idea.key} · {_inert(idea.proposal)}",
                                                 HEADER_LIMIT)}},
         *_field_sections(fields),
         _section(cut(f"*Standard (today)*\n{escape(idea.standard)}", SECTION_TEXT_LIMIT)),
