@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--force", action="store_true",
                         help="post even if today's digest was already posted")
 
+    board_link = commands.add_parser("board-link",
+                                     help="print a personal 12-hour link to the board")
+    board_link.add_argument("--user", required=True, help="who the link is for")
+    board_link.add_argument("--platform", default="console",
+                            help="platform of the workspace (console, slack, teams)")
+    board_link.add_argument("--workspace", default="local",
+                            help="workspace id (Slack team id, Teams tenant id)")
+
     teams = commands.add_parser("teams", help="Microsoft Teams helpers")
     teams_commands = teams.add_subparsers(dest="teams_command", metavar="ACTION", required=True)
     package = teams_commands.add_parser(
@@ -228,6 +236,19 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
     return _with_ready_database(_run)
 
 
+def _board_link(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.web.auth import Scope, TokenSigner, login_link, public_base
+
+    if not settings.secret_key:
+        print("kaizen board-link: set KAIZEN_SECRET_KEY (the same as the server's) so the "
+              "server can verify the link", file=sys.stderr)
+        return 2
+    signer = TokenSigner(settings.secret_key.get_secret_value())
+    print(login_link(signer, public_base(settings),
+                     Scope(args.platform, args.workspace, args.user)))
+    return 0
+
+
 def _teams(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -246,7 +267,7 @@ def _teams(args: argparse.Namespace, settings: Settings) -> int:
 
 
 _HANDLERS = {"serve": _serve, "db": _db, "chat": _chat, "ideas": _ideas, "digest": _digest,
-             "teams": _teams}
+             "board-link": _board_link, "teams": _teams}
 
 if __name__ == "__main__":
     raise SystemExit(main())

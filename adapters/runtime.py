@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.settings import Settings
+from adapters.web.auth import Scope, TokenSigner, login_link, public_base
 from bot.service import KaizenService, normalise_reaction
 from bot.turn import Policy
 from storage.database import async_database_url, create_engine, create_session_factory
@@ -19,9 +20,17 @@ from storage.migrate import current_revision, head_revision
 from storage.unit_of_work import SqlUnitOfWork
 
 
-def policy_from(settings: Settings) -> Policy:
+def policy_from(settings: Settings, signer: TokenSigner | None = None) -> Policy:
     """The core's workspace rules from configuration."""
+    board_link = None
+    if signer is not None:
+        base = public_base(settings)
+
+        def board_link(platform: str, workspace: str, user: str) -> str:
+            return login_link(signer, base, Scope(platform, workspace, user))
+
     return Policy(
+        board_link=board_link,
         managers=frozenset(settings.managers),
         admins=frozenset(settings.admins),
         approve_reactions=frozenset(normalise_reaction(r) for r in settings.approve_reactions),
@@ -41,17 +50,20 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
     service: KaizenService
+    signer: TokenSigner
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         engine = create_engine(settings.database_url)
         sessions = create_session_factory(engine)
+        signer = TokenSigner(settings.secret_key.get_secret_value()
+                             if settings.secret_key else None)
 
         def unit_of_work() -> SqlUnitOfWork:
             return SqlUnitOfWork(sessions)
 
         return cls(settings, engine, sessions,
-                   KaizenService(unit_of_work, policy=policy_from(settings)))
+                   KaizenService(unit_of_work, policy=policy_from(settings, signer)), signer)
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions)

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.runtime import DatabaseNotReady, Runtime
+from adapters.web.routes import mount_board
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,12 @@ def build_app(runtime: Runtime, scheduler: bool = False) -> web.Application:
     _mount_teams(app, runtime)
     if scheduler:
         _start_scheduler(app, runtime)
+    access = mount_board(app, runtime)
+    if not runtime.settings.slack_enabled and runtime.settings.teams_local_mode:
+        # First run: no chat platform yet. Show the way in, and how to add ideas.
+        log.info("Board: %s/ (sign in with this link, valid 12 h: %s). Add ideas with "
+                 "`kaizen chat` and watch them appear.", access.public_url,
+                 access.link("console", "local", "local-admin"))
 
     async def _close(_app: web.Application) -> None:
         await runtime.close()

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         "(sovereign clouds, tests); default is Microsoft's public endpoint",
     )
 
+    secret_key: SecretStr | None = Field(None, validation_alias="KAIZEN_SECRET_KEY")
+    board_password: SecretStr | None = Field(None, validation_alias="KAIZEN_BOARD_PASSWORD")
+    board_workspace: str | None = Field(None, validation_alias="KAIZEN_BOARD_WORKSPACE")
+    public_url: str | None = Field(None, validation_alias="KAIZEN_PUBLIC_URL")
+
     ideas_channel: str | None = Field(None, validation_alias="KAIZEN_IDEAS_CHANNEL")
     managers: CommaList = Field(default_factory=list, validation_alias="KAIZEN_MANAGERS")
     admins: CommaList = Field(default_factory=list, validation_alias="KAIZEN_ADMINS")

@@ -250,6 +250,15 @@ async def _whoami(turn: Turn) -> list[Reply]:
         "in KAIZEN_ADMINS / KAIZEN_MANAGERS.", kind="info")]
 
 
+async def _board(turn: Turn) -> list[Reply]:
+    make_link = turn.policy.board_link
+    if make_link is None:
+        return [Reply("The board is not available on this server.", kind="error")]
+    link = make_link(turn.user.platform, turn.user.workspace, turn.user.user_id)
+    return [Reply(f"Your personal link to the kaizen board (works for 12 hours; please don't "
+                  f"share it): {link}", kind="info")]
+
+
 async def _mine(turn: Turn) -> list[Reply]:
     ideas = await turn.uow.ideas.recent_by_author(turn.person.id, MINE_LIMIT)
     if not ideas:
@@ -304,6 +313,8 @@ _TABLE = (
                "`none` clears it", _area),
     Subcommand("mine", "/kaizen mine", "your last ideas and their status", _mine),
     Subcommand("whoami", "/kaizen whoami", "your user id and role here", _whoami),
+    Subcommand("board", "/kaizen board", "a personal link to the board in your browser",
+               _board),
     Subcommand("show", "/kaizen show KZ-12", "an idea with its whole history", decisions.show),
     Subcommand("edit", "/kaizen edit KZ-12 proposal: …", "change your idea while it waits "
                "for a decision", decisions.edit),

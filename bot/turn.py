@@ -3,6 +3,7 @@ and lists to put notifications and changed ideas in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,9 @@ class Policy:
     reject_reactions: frozenset[str] = DEFAULT_REJECT_REACTIONS
     digest_time: str = "09:00"
     timezone: str = "UTC"
+    board_link: Callable[[str, str, str], str] | None = None
+    """Makes a personal, expiring board link (platform, workspace, user); signing is the
+    adapters' business, so the core only calls it."""
 
     def bootstrap_role(self, user_id: str) -> Role:
         if user_id in self.admins:

@@ -1,0 +1,1 @@
+"""The kaizen board: server-rendered pages (Jinja2) on the same aiohttp server."""

@@ -1,0 +1,93 @@
+"""Who may see a workspace's board: signed, expiring, workspace-scoped tokens.
+
+A token is ``base64url(json payload) + "." + base64url(HMAC-SHA256(secret, payload))`` with the
+platform, workspace, user and expiry. Chat gives a person a link with one; visiting it sets a
+session cookie carrying a fresh token of the same scope. Compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+TOKEN_TTL_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    platform: str
+    workspace: str
+    user: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenSigner:
+    def __init__(self, secret: str | None) -> None:
+        # Without a configured key, links work until this process restarts (logged at start).
+        self.ephemeral = not secret
+        self._key = (secret or secrets.token_urlsafe(32)).encode()
+
+    def sign(self, scope: Scope, ttl: int = TOKEN_TTL_SECONDS, now: float | None = None) -> str:
+        payload = json.dumps({"p": scope.platform, "w": scope.workspace, "u": scope.user,
+                              "exp": int((now or time.time()) + ttl)},
+                             separators=(",", ":")).encode()
+        body = _b64(payload)
+        return f"{body}.{self._mac(body)}"
+
+    def verify(self, token: str, now: float | None = None) -> Scope | None:
+        """The token's scope if it is ours and not expired; None otherwise."""
+        body, _, mac = token.partition(".")
+        if not body or not mac or not hmac.compare_digest(mac, self._mac(body)):
+            return None
+        try:
+            data = json.loads(_unb64(body))
+            expires = int(data["exp"])
+            scope = Scope(str(data["p"]), str(data["w"]), str(data["u"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        if expires < (now or time.time()):
+            return None
+        return scope
+
+    def _mac(self, body: str) -> str:
+        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+
+def password_matches(header: str | None, password: str) -> bool:
+    """HTTP basic auth: any user name, the configured password, compared in constant time."""
+    if not header or not header.startswith("Basic "):
+        return False
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return False
+    _, _, given = decoded.partition(":")
+    return hmac.compare_digest(given.encode(), password.encode())
+
+
+def public_base(settings: object) -> str:
+    """Where people reach this server (``KAIZEN_PUBLIC_URL``, else host and port)."""
+    url = getattr(settings, "public_url", None)
+    if url:
+        return str(url).rstrip("/")
+    host = str(getattr(settings, "host", "127.0.0.1"))
+    host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    return f"http://{host}:{getattr(settings, 'port', 3978)}"
+
+
+def login_link(signer: TokenSigner, base: str, scope: Scope) -> str:
+    from urllib.parse import urlencode
+
+    return f"{base}/login?{urlencode({'token': signer.sign(scope)})}"
