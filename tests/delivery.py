@@ -7,17 +7,19 @@ import asyncio
 from sqlalchemy import func, select
 
 from adapters.runtime import Runtime
+from bot.service import utcnow
 from storage.models import OutboxRow
 
 
 async def drained(runtime: Runtime, timeout: float = 8.0) -> None:
-    """Until no outbox row waits for its first attempt or is mid-delivery."""
+    """Until no pending outbox row is due (or being delivered) now; rows waiting out a
+    backoff or a deferral later than now do not count."""
     async def waiting() -> int:
         async with runtime.sessions() as session:
             return int(await session.scalar(
                 select(func.count()).select_from(OutboxRow)
-                .where(OutboxRow.status == "pending", OutboxRow.attempts == 0,
-                       OutboxRow.last_error.is_(None))) or 0)
+                .where(OutboxRow.status == "pending",
+                       OutboxRow.next_attempt_at <= utcnow())) or 0)
 
     deadline = asyncio.get_running_loop().time() + timeout
     while await waiting():
