@@ -75,3 +75,4 @@ def test_make_run_starts_a_ready_server(repo_root: Path, empty_database_url: str
         output, _ = process.communicate(timeout=30)
     assert "serving on http://127.0.0.1:" in output
     assert "Slack: not mounted" in output
+    assert f"Board: http://127.0.0.1:{port}/ (sign in with this link" in output
