@@ -9,13 +9,13 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Integer, Select, cast, func, literal, or_, select
 
 from bot.model import Idea
-from storage.models import IdeaEventRow, IdeaRow
+from storage.models import IdeaRow
 from storage.repositories import _idea, _idea_query
 
 BOARD_COLUMNS = ("submitted", "approved", "in_progress", "implemented")
@@ -75,14 +75,14 @@ class Insights:
 class SqlBoard:
     def __init__(self, session: Any, platform: str, workspace: str) -> None:
         self._session = session
+        self._workspace = workspace
         self._scope = (IdeaRow.platform == platform, IdeaRow.workspace == workspace)
+        self._dialect = session.get_bind().dialect.name
 
     async def board(self, filters: Filters) -> Board:
         board = Board()
-        counted = filters.apply(
-            select(IdeaRow.status, func.count()).select_from(IdeaRow)
-            .outerjoin(_process_table(), _process_table().c.id == IdeaRow.process_id)
-            .where(*self._scope).group_by(IdeaRow.status))
+        counted = filters.apply(_count_base(filters, IdeaRow.status, func.count())
+                                .where(*self._scope).group_by(IdeaRow.status))
         board.counts = {status: count for status, count in
                         (await self._session.execute(counted)).all()}
         for status in (*BOARD_COLUMNS, *FOLDED):
@@ -100,70 +100,101 @@ class SqlBoard:
         board.waiting_total = board.counts.get("submitted", 0)
         board.areas = sorted(a for a in await self._session.scalars(
             select(IdeaRow.area).distinct().where(*self._scope, IdeaRow.area.is_not(None))))
-        board.processes = sorted(p for p in await self._session.scalars(
-            select(_process_table().c.name).distinct()
-            .join(IdeaRow, IdeaRow.process_id == _process_table().c.id).where(*self._scope)))
+        board.processes = sorted(await self._session.scalars(
+            select(_process_table().c.name).where(
+                _process_table().c.workspace == self._workspace)))
         return board
 
     async def page(self, filters: Filters, offset: int, limit: int) -> tuple[list[Idea], int]:
         """Ideas newest first for the API and export, with the total count."""
         base = filters.apply(_idea_query().where(*self._scope))
         total = int(await self._session.scalar(
-            filters.apply(select(func.count()).select_from(IdeaRow)
-                          .outerjoin(_process_table(),
-                                     _process_table().c.id == IdeaRow.process_id)
-                          .where(*self._scope))) or 0)
+            filters.apply(_count_base(filters, func.count()).where(*self._scope))) or 0)
         rows = await self._session.execute(
             base.order_by(IdeaRow.created_at.desc(), IdeaRow.id.desc())
             .offset(offset).limit(limit))
         return [_idea(*row) for row in rows], total
 
     async def insights(self, now: datetime, weeks: int = 12) -> Insights:
+        """Aggregated in the database by week (nothing per idea crosses into Python but the
+        decision lead times, as plain numbers, for the medians)."""
         start = _week_start(now) - timedelta(weeks=weeks - 1)
         insights = Insights(weeks=[(start + timedelta(weeks=i)).strftime("%d %b")
                                    for i in range(weeks)])
-        ideas = (await self._session.execute(
-            select(IdeaRow.id, IdeaRow.created_at, IdeaRow.area, IdeaRow.author_id)
-            .where(*self._scope, IdeaRow.created_at >= start))).all()
+        created_week = self._week(IdeaRow.created_at, start)
+        in_window = (*self._scope, IdeaRow.created_at >= start)
+
+        def clamp(week: Any) -> int:
+            return min(max(int(week), 0), weeks - 1)
+
         per_area: dict[str, list[int]] = defaultdict(lambda: [0] * weeks)
-        contributors: dict[int, set[int]] = defaultdict(set)
-        area_people: dict[str, set[int]] = defaultdict(set)
-        for _, created, area, author in ideas:
-            week = min((created - start).days // 7, weeks - 1)
-            per_area[area or "no area"][week] += 1
-            contributors[week].add(author)
-            area_people[area or "no area"].add(author)
+        for area, week, count in (await self._session.execute(
+                select(IdeaRow.area, created_week, func.count()).where(*in_window)
+                .group_by(IdeaRow.area, created_week))).all():
+            per_area[area or "no area"][clamp(week)] += count
         insights.per_week_by_area = dict(sorted(per_area.items()))
-        insights.contributors_per_week = [len(contributors[i]) for i in range(weeks)]
-        insights.contributors_by_area = {a: len(p) for a, p in sorted(area_people.items())}
-        decided = (await self._session.execute(
-            select(IdeaEventRow.created_at, IdeaRow.created_at)
-            .join(IdeaRow, IdeaRow.id == IdeaEventRow.idea_id)
-            .where(*self._scope, IdeaEventRow.created_at >= start,
-                   IdeaEventRow.result == "applied",
-                   IdeaEventRow.action.in_(("approve", "reject", "duplicate"))))).all()
+        people = [0] * weeks
+        for week, count in (await self._session.execute(
+                select(created_week, func.count(IdeaRow.author_id.distinct()))
+                .where(*in_window).group_by(created_week))).all():
+            people[clamp(week)] = max(people[clamp(week)], count)
+        insights.contributors_per_week = people
+        insights.contributors_by_area = {
+            area or "no area": count for area, count in sorted((await self._session.execute(
+                select(IdeaRow.area, func.count(IdeaRow.author_id.distinct()))
+                .where(*in_window).group_by(IdeaRow.area))).all(), key=lambda r: r[0] or "")}
         lead: dict[int, list[float]] = defaultdict(list)
-        for decided_at, created in decided:
-            week = min((decided_at - start).days // 7, weeks - 1)
-            lead[week].append((decided_at - created).total_seconds() / 86400)
+        decided_week = self._week(IdeaRow.first_decided_at, start)
+        for week, days in (await self._session.execute(
+                select(decided_week, self._days(IdeaRow.first_decided_at, IdeaRow.created_at))
+                .where(*self._scope, IdeaRow.first_decided_at >= start))).all():
+            lead[clamp(week)].append(float(days))
         insights.lead_time_days = [round(statistics.median(lead[i]), 1) if lead[i] else None
                                    for i in range(weeks)]
         before = int(await self._session.scalar(
             select(func.count()).select_from(IdeaRow).where(
                 *self._scope, IdeaRow.status == "implemented", IdeaRow.decided_at < start))
             or 0)
-        done = Counter(min((d - start).days // 7, weeks - 1) for d in await self._session.scalars(
-            select(IdeaRow.decided_at).where(*self._scope, IdeaRow.status == "implemented",
-                                             IdeaRow.decided_at >= start)))
+        done_week = self._week(IdeaRow.decided_at, start)
+        done = Counter()
+        for week, count in (await self._session.execute(
+                select(done_week, func.count()).where(
+                    *self._scope, IdeaRow.status == "implemented", IdeaRow.decided_at >= start)
+                .group_by(done_week))).all():
+            done[clamp(week)] += count
         running, cumulative = before, []
         for i in range(weeks):
             running += done.get(i, 0)
             cumulative.append(running)
         insights.implemented_cumulative = cumulative
-        recent = {area for _, created, area, _ in ideas
-                  if area and created >= now - timedelta(days=7)}
-        insights.silent_areas = sorted({a for a in area_people if a != "no area"} - recent)
+        recent = set(await self._session.scalars(
+            select(IdeaRow.area).distinct().where(
+                *self._scope, IdeaRow.created_at >= now - timedelta(days=7),
+                IdeaRow.area.is_not(None))))
+        insights.silent_areas = sorted({a for a in per_area if a != "no area"} - recent)
         return insights
+
+    def _days(self, later: Any, earlier: Any) -> Any:
+        """``later - earlier`` in days, as a number, in this database's dialect."""
+        if self._dialect == "sqlite":
+            return func.julianday(later) - func.julianday(earlier)
+        return func.extract("epoch", later - earlier) / 86400.0
+
+    def _week(self, column: Any, start: datetime) -> Any:
+        """Which week since ``start`` a timestamp falls in (0, 1, …), computed by the database."""
+        if self._dialect == "sqlite":
+            origin = literal(start.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" "))
+            return cast((func.julianday(column) - func.julianday(origin)) / 7, Integer)
+        return func.floor(func.extract("epoch", column - literal(start)) / 604800)
+
+
+def _count_base(filters: Filters, *columns: Any) -> Select[Any]:
+    """A count over ideas, joining processes only when filtering by one (so the count can be
+    answered from the covering index)."""
+    query = select(*columns).select_from(IdeaRow)
+    if filters.process:
+        query = query.outerjoin(_process_table(), _process_table().c.id == IdeaRow.process_id)
+    return query
 
 
 def _process_table() -> Any:

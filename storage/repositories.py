@@ -254,13 +254,20 @@ def _idea(row: IdeaRow, author: PersonRow, decider: PersonRow | None = None,
     )
 
 
+DECISIONS = frozenset({"approved", "rejected", "duplicate"})
+
+
 def _decision_values(to_status: str, decider_id: int | None, reason: str | None,
                      now: datetime) -> dict[str, Any]:
     """Back to submitted means undecided again: the decision fields are cleared (the audit
-    trail keeps who took it back and why)."""
+    trail keeps who took it back and why). The first decision's time is kept for good."""
     if to_status == "submitted":
         return {"decided_by_id": None, "decided_at": None, "decision_reason": None}
-    return {"decided_by_id": decider_id, "decided_at": now, "decision_reason": reason}
+    values: dict[str, Any] = {"decided_by_id": decider_id, "decided_at": now,
+                              "decision_reason": reason}
+    if to_status in DECISIONS:
+        values["first_decided_at"] = func.coalesce(IdeaRow.first_decided_at, now)
+    return values
 
 
 class SqlIdeas:

@@ -13,6 +13,7 @@ import difflib
 import io
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from itertools import pairwise
@@ -98,10 +99,12 @@ ACCESS = web.AppKey("board_access", BoardAccess)
 async def security_headers(request: web.Request,
                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                            ) -> web.StreamResponse:
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     if not request.path.startswith(("/slack/", "/api/messages")):
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
