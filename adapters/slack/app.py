@@ -96,8 +96,21 @@ class SlackAdapter:
         self.app.error(self._on_error)
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """``POST /slack/events``: bolt verifies the signature and dispatches."""
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        """``POST /slack/events``: bolt verifies the signature and dispatches.
+
+        A body bolt cannot parse (broken JSON, a JSON array, a broken ``payload=``) is a 400,
+        not a crash; bolt catches our listeners' own errors itself, so anything escaping its
+        dispatch is a payload shape it cannot route: also a 400, logged.
+        """
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
+            return web.json_response({"error": "malformed request body"}, status=400)
+        try:
+            bolt_response = await self.app.async_dispatch(bolt_request)
+        except Exception as exc:
+            log.warning("Slack request could not be dispatched: %s", type(exc).__name__)
+            return web.json_response({"error": "unprocessable request"}, status=400)
         return await to_aiohttp_response(bolt_response)
 
     async def start(self, app_token: str | None = None) -> None:
