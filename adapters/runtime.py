@@ -54,7 +54,8 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url,
+                               sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         sessions = create_session_factory(engine)
         signer = TokenSigner(settings.secret_key.get_secret_value()
                              if settings.secret_key else None)

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    sqlite_busy_timeout_ms: int = Field(30_000, ge=0,
+                                        validation_alias="KAIZEN_SQLITE_BUSY_TIMEOUT_MS")
     host: str = Field("127.0.0.1", validation_alias="KAIZEN_HOST")
     port: int = Field(3978, ge=1, le=65535, validation_alias="KAIZEN_PORT")
     log_level: str = Field("INFO", validation_alias="KAIZEN_LOG_LEVEL")

@@ -27,6 +27,10 @@ class ConcurrentUpdate(Exception):
     """Another worker changed the same conversation first; the turn must be run again."""
 
 
+class StorageUnavailable(Exception):
+    """The database could not be reached or was locked; nothing of the turn was kept."""
+
+
 class ProcessedEvents(Protocol):
     async def record(self, platform: str, event_id: str, now: datetime) -> bool:
         """Remember a platform event id; False if it was already processed (a retry)."""

@@ -60,6 +60,9 @@ class TurnResult:
     notifications: list[Notification] = field(default_factory=list)
     changed_ideas: list[int] = field(default_factory=list)
     in_flow: bool = False
+    storage_error: bool = False
+    """The database was unavailable: nothing was kept, the replies ask to try again and must
+    be sent directly (the outbox lives in that database)."""
 
     @property
     def texts(self) -> list[str]:

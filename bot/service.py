@@ -7,6 +7,7 @@ SQLite, PostgreSQL, Slack, Teams and the console.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from bot import (
 )
 from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
 from bot.model import Draft, NewIdea
-from bot.ports import ConcurrentUpdate, UnitOfWork
+from bot.ports import ConcurrentUpdate, StorageUnavailable, UnitOfWork
 from bot.replies import Reply, TurnResult
 from bot.text_input import normalise_area, one_line
 from bot.turn import Policy, Turn
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 MAX_TURN_ATTEMPTS = 5
 """How often a turn is re-run after losing a race to another worker on the same row."""
+
+STORAGE_ATTEMPTS = 3
+"""A dropped connection usually works again on the next try; a real outage gets a reply."""
 
 MAX_MESSAGE_CHARS = 20_000
 """Anything longer is refused before parsing: three answers of 2,000 characters fit easily."""
@@ -130,7 +134,8 @@ class KaizenService:
         after_turn: AfterTurn | None,
         source: dict[str, Any] | None = None,
     ) -> TurnResult:
-        for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
+        storage_failures = 0
+        for attempt in range(1, MAX_TURN_ATTEMPTS + STORAGE_ATTEMPTS + 1):
             try:
                 async with self._unit_of_work() as uow:
                     now = self._clock()
@@ -152,6 +157,15 @@ class KaizenService:
                     return result
             except ConcurrentUpdate:
                 log.info("turn lost a race, retrying (attempt %d, event %s)", attempt, event_id)
+                if attempt - storage_failures >= MAX_TURN_ATTEMPTS:
+                    break
+            except StorageUnavailable as exc:
+                storage_failures += 1
+                log.warning("database unavailable for event %s (%s), try %d of %d", event_id,
+                            exc, storage_failures, STORAGE_ATTEMPTS)
+                if storage_failures >= STORAGE_ATTEMPTS:
+                    return TurnResult([texts.storage_unavailable()], storage_error=True)
+                await asyncio.sleep(0.2 * storage_failures)
         raise TurnConflict(f"event {event_id} kept conflicting")
 
     async def _message_turn(self, turn: Turn, event: MessageEvent) -> list[Reply]:

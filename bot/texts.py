@@ -71,6 +71,12 @@ def invalid_process_name() -> Reply:
                  "You can set it later with `/kaizen process KZ-… <name>`.", kind="error")
 
 
+def storage_unavailable() -> Reply:
+    return Reply("Sorry, I couldn't save that just now (my database is busy or out of reach). "
+                 "Please send it again in a moment; everything you told me before is safe.",
+                 kind="error")
+
+
 def form_incomplete() -> Reply:
     return Reply("Please fill in the standard, the problem and the proposal (each up to "
                  f"{MAX_ANSWER_CHARS:,} characters) and send the form again.", kind="form_error")

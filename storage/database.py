@@ -37,7 +37,9 @@ def async_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, sqlite_foreign_keys: bool = True,
+                  sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+                  **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url`` with the per-database settings this service relies on.
 
     Migrations pass ``sqlite_foreign_keys=False``: SQLite's batch mode rebuilds a table by
@@ -46,20 +48,21 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) 
     async_url = async_database_url(url)
     if make_url(async_url).get_backend_name() == "sqlite":
         engine = create_async_engine(async_url, **kwargs)
-        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys,
+                          busy_timeout_ms=sqlite_busy_timeout_ms)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(async_url, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine, foreign_keys: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, foreign_keys: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is deferred and misses DDL).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.ports import StorageUnavailable
 from storage.digests import SqlDigests
 from storage.outbox import SqlConversationRefs, SqlIdeaPosts, SqlOutbox
 from storage.repositories import (
@@ -45,11 +48,18 @@ class SqlUnitOfWork:
         self.digests = SqlDigests(self.session)
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
-            await self.session.rollback()  # a no-op after commit
+            with contextlib.suppress(DBAPIError, OSError, ConnectionError):
+                await self.session.rollback()  # a no-op after commit; may fail if the link died
         finally:
-            await self.session.close()
+            with contextlib.suppress(DBAPIError, OSError, ConnectionError):
+                await self.session.close()
+        if isinstance(exc, IntegrityError):
+            return  # a real bug or a race the caller handles: not an outage
+        if isinstance(exc, DBAPIError | OSError | ConnectionError):
+            # The core only knows its own exception: tell it the store is unavailable.
+            raise StorageUnavailable(type(exc).__name__) from exc
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -153,7 +153,9 @@ class SlackAdapter:
             await ack(text=BUSY_TEXT)
             return
         self.deliverer.kick()
-        if result.duplicate or in_dm:
+        if result.storage_error:
+            await ack(text=_render_all(result.replies)[0])
+        elif result.duplicate or in_dm:
             await ack()
         elif result.in_flow:
             await ack(text=DM_HINT)
@@ -271,9 +273,15 @@ class SlackAdapter:
             await self._queue(uow, team, result, target)
 
         try:
-            await self._service.handle_message(message, after_turn=queue or default_queue)
+            result = await self._service.handle_message(message,
+                                                        after_turn=queue or default_queue)
         except TurnConflict:
             await self._queue_now(team, target, Reply(BUSY_TEXT, kind="error"))
+        else:
+            if result.storage_error and target is not None:
+                # The outbox is in the unreachable database: answer straight away.
+                for reply in result.replies:
+                    await self._post_reply(target, reply)
         self.deliverer.kick()
 
     # --- queueing -------------------------------------------------------------------------------
@@ -320,8 +328,10 @@ class SlackAdapter:
             raise
 
     async def _send_message(self, item: OutboxItem) -> None:
-        text, blocks = render_reply(reply_from_dict(item.payload))
-        target = item.target
+        await self._post_reply(item.target, reply_from_dict(item.payload))
+
+    async def _post_reply(self, target: dict[str, Any], reply: Reply) -> None:
+        text, blocks = render_reply(reply)
         if target.get("ephemeral"):
             await self.client.chat_postEphemeral(channel=target["channel"], user=target["user"],
                                                  text=text, blocks=blocks)

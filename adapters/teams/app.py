@@ -9,6 +9,7 @@ target that answers 403 (bot removed) instead of crashing.
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import json
 import logging
@@ -76,6 +77,8 @@ class TeamsAdapter:
         self.bot = KaizenTeamsBot(self)
         self.deliverer = Deliverer(runtime, PLATFORM, self.send)
         self._pacer = ConversationPacer(PER_CONVERSATION_PER_SECOND)
+        self._current: contextvars.ContextVar[TurnContext | None] = contextvars.ContextVar(
+            "teams_turn", default=None)
 
     @property
     def app_id(self) -> str | None:
@@ -110,7 +113,11 @@ class TeamsAdapter:
         async def logic(turn_context: TurnContext) -> None:
             nonlocal started
             started = True
-            await self.bot.on_turn(turn_context)
+            token = self._current.set(turn_context)
+            try:
+                await self.bot.on_turn(turn_context)
+            finally:
+                self._current.reset(token)
 
         try:
             invoke = await self.cloud.process_activity(
@@ -319,7 +326,13 @@ class TeamsAdapter:
     async def _guard(self, turn: Awaitable[TurnResult], target: dict[str, Any] | None,
                      workspace: str) -> None:
         try:
-            await turn
+            result = await turn
+            if result.storage_error:
+                # The outbox is in the unreachable database: answer within this turn.
+                context = self._current.get()
+                if context is not None:
+                    for reply in result.replies:
+                        await context.send_activity(reply_activity(reply))
         except TurnConflict:
             if target is not None:
                 async with self._runtime.unit_of_work() as uow:
