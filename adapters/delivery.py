@@ -15,8 +15,10 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from adapters.runtime import Runtime
+from bot.replies import TurnResult, reply_to_dict
 from bot.service import utcnow
 from storage.outbox import OutboxItem
 
@@ -65,6 +67,27 @@ class ConversationPacer:
             await asyncio.sleep(self._period - (now - window[0]))
             window.popleft()
         window.append(time.monotonic())
+
+
+async def queue_result(uow: Any, platform: str, workspace: str, result: TurnResult,
+                       target: dict[str, Any] | None, *,
+                       skip_kinds: frozenset[str] = frozenset()) -> None:
+    """Inside a turn's transaction: queue what the turn produced for ``platform``.
+
+    Replies go to ``target`` (None: the adapter answers them another way), notifications to
+    their person's direct conversation, and every changed idea gets its post refreshed.
+    """
+    now = utcnow()
+    if target is not None:
+        for reply in result.replies:
+            if reply.kind not in skip_kinds:
+                await uow.outbox.add(platform, workspace, "message", target,
+                                     reply_to_dict(reply), now)
+    for note in result.notifications:
+        await uow.outbox.add(platform, note.to.workspace, "message", {"user": note.to.user_id},
+                             reply_to_dict(note.reply), now, idea_id=note.idea_id)
+    for idea_id in result.changed_ideas:
+        await uow.outbox.add(platform, workspace, "idea_post", {}, {}, now, idea_id=idea_id)
 
 
 def backoff(attempts: int) -> timedelta:

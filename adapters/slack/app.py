@@ -24,7 +24,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.delivery import ConversationPacer, Deliverer, PermanentDeliveryError
+from adapters.delivery import (
+    ConversationPacer,
+    Deliverer,
+    PermanentDeliveryError,
+    queue_result,
+)
 from adapters.runtime import Runtime
 from adapters.scheduler import digest_delivered
 from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_digest, render_idea, render_reply
@@ -288,18 +293,7 @@ class SlackAdapter:
 
     async def _queue(self, uow: SqlUnitOfWork, team: str, result: TurnResult,
                      target: dict[str, Any] | None) -> None:
-        """Inside the turn's transaction: replies, notifications and idea posts to send."""
-        now = utcnow()
-        if target is not None:
-            for reply in result.replies:
-                await uow.outbox.add(PLATFORM, team, "message", target, reply_to_dict(reply),
-                                     now)
-        for note in result.notifications:
-            await uow.outbox.add(PLATFORM, note.to.workspace, "message",
-                                 {"user": note.to.user_id}, reply_to_dict(note.reply), now,
-                                 idea_id=note.idea_id)
-        for idea_id in result.changed_ideas:
-            await uow.outbox.add(PLATFORM, team, "idea_post", {}, {}, now, idea_id=idea_id)
+        await queue_result(uow, PLATFORM, team, result, target)
 
     async def _queue_now(self, team: str, target: dict[str, Any] | None, reply: Reply) -> None:
         if target is None:

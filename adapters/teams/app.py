@@ -39,6 +39,7 @@ from adapters.delivery import (
     Deliverer,
     PermanentDeliveryError,
     RetryLater,
+    queue_result,
 )
 from adapters.runtime import Runtime
 from adapters.scheduler import digest_delivered
@@ -344,19 +345,9 @@ class TeamsAdapter:
 
     async def _queue(self, uow: SqlUnitOfWork, workspace: str, result: TurnResult,
                      target: dict[str, Any] | None) -> None:
-        now = utcnow()
-        if target is not None:
-            for reply in result.replies:
-                if reply.kind == "form_error":
-                    continue  # shown on the form itself
-                await uow.outbox.add(PLATFORM, workspace, "message", target,
-                                     reply_to_dict(reply), now)
-        for note in result.notifications:
-            await uow.outbox.add(PLATFORM, note.to.workspace, "message",
-                                 {"user": note.to.user_id}, reply_to_dict(note.reply), now,
-                                 idea_id=note.idea_id)
-        for idea_id in result.changed_ideas:
-            await uow.outbox.add(PLATFORM, workspace, "idea_post", {}, {}, now, idea_id=idea_id)
+        # A form's problems are shown on the form itself, not as a separate message.
+        await queue_result(uow, PLATFORM, workspace, result, target,
+                           skip_kinds=frozenset({"form_error"}))
 
     # --- outbound (the deliverer calls send) ----------------------------------------------------
 
