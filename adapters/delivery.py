@@ -98,21 +98,17 @@ def backoff(attempts: int) -> timedelta:
 Send = Callable[[OutboxItem], Awaitable[None]]
 
 
-class Deliverer:
-    def __init__(self, runtime: Runtime, platform: str, send: Send) -> None:
-        self._runtime = runtime
-        self._platform = platform
-        self._send = send
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+class BackgroundTask:
+    """Owns one asyncio task that runs :meth:`_loop` from start until stop."""
 
-    def kick(self) -> None:
-        """Something was queued: deliver now rather than at the next poll."""
-        self._wake.set()
+    task_name = "background"
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=f"deliver-{self._platform}")
+            self._task = asyncio.create_task(self._loop(), name=self.task_name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -120,6 +116,35 @@ class Deliverer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def _loop(self) -> None:
+        raise NotImplementedError
+
+
+async def idea_post_context(runtime: Runtime, platform: str,
+                            item: OutboxItem) -> tuple[Any, tuple[str, str] | None, Any]:
+    """For an ``idea_post`` item: the idea, where it is posted already (if anywhere) and the
+    workspace's configured ideas channel."""
+    assert item.idea_id is not None
+    async with runtime.unit_of_work() as uow:
+        idea = await uow.ideas.get(item.idea_id)
+        post = await uow.idea_posts.get(item.idea_id, platform)
+        configured = await uow.channels.get(platform, item.workspace, "ideas")
+    return idea, post, configured
+
+
+class Deliverer(BackgroundTask):
+    def __init__(self, runtime: Runtime, platform: str, send: Send) -> None:
+        super().__init__()
+        self._runtime = runtime
+        self._platform = platform
+        self._send = send
+        self._wake = asyncio.Event()
+        self.task_name = f"deliver-{platform}"
+
+    def kick(self) -> None:
+        """Something was queued: deliver now rather than at the next poll."""
+        self._wake.set()
 
     async def _loop(self) -> None:
         while True:

@@ -10,12 +10,12 @@ The outbox then delivers with retries, so a failed post is retried, not duplicat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from adapters.delivery import BackgroundTask
 from adapters.runtime import Runtime
 from bot.digest import compose, view_to_dict
 from bot.schedule import decide
@@ -35,25 +35,16 @@ class TickReport:
     taken_elsewhere: int = 0
 
 
-class DigestScheduler:
+class DigestScheduler(BackgroundTask):
+    task_name = "digest-scheduler"
+
     def __init__(self, runtime: Runtime, platforms: dict[str, Callable[[], None]],
                  clock: Callable[[], datetime] = utcnow) -> None:
         """``platforms`` maps each mounted platform to its deliverer's ``kick``."""
+        super().__init__()
         self._runtime = runtime
         self._platforms = platforms
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="digest-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _loop(self) -> None:
         while True:

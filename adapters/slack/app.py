@@ -28,6 +28,7 @@ from adapters.delivery import (
     ConversationPacer,
     Deliverer,
     PermanentDeliveryError,
+    idea_post_context,
     queue_result,
 )
 from adapters.runtime import Runtime
@@ -355,11 +356,7 @@ class SlackAdapter:
 
     async def _send_idea(self, item: OutboxItem) -> None:
         """Post the idea to the ideas channel, or update its post in place."""
-        assert item.idea_id is not None
-        async with self._runtime.unit_of_work() as uow:
-            idea = await uow.ideas.get(item.idea_id)
-            post = await uow.idea_posts.get(item.idea_id, PLATFORM)
-            configured = await uow.channels.get(PLATFORM, item.workspace, "ideas")
+        idea, post, configured = await idea_post_context(self._runtime, PLATFORM, item)
         if idea is None:
             return
         text, blocks = render_idea(idea, self._approve_hint, self._reject_hint)

@@ -39,6 +39,7 @@ from adapters.delivery import (
     Deliverer,
     PermanentDeliveryError,
     RetryLater,
+    idea_post_context,
     queue_result,
 )
 from adapters.runtime import Runtime
@@ -443,11 +444,7 @@ class TeamsAdapter:
         raise error
 
     async def _send_idea(self, item: OutboxItem) -> None:
-        assert item.idea_id is not None
-        async with self._runtime.unit_of_work() as uow:
-            idea = await uow.ideas.get(item.idea_id)
-            post = await uow.idea_posts.get(item.idea_id, PLATFORM)
-            configured = await uow.channels.get(PLATFORM, item.workspace, "ideas")
+        idea, post, configured = await idea_post_context(self._runtime, PLATFORM, item)
         if idea is None:
             return
         card = idea_card(idea)
