@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 NAME_TTL_SECONDS = 3600.0
+NAME_CACHE_MAX = 20_000
 LOOKUP_TIMEOUT_SECONDS = 2
 PERMANENT_ERRORS = frozenset({
     "channel_not_found", "is_archived", "not_in_channel", "account_inactive", "invalid_auth",
@@ -398,6 +399,9 @@ class SlackAdapter:
                     or info.get("real_name") or info.get("name")) or None
         except Exception as exc:  # names are a nicety: never fail a turn for one
             log.debug("users.info for %s failed: %s", user_id, exc)
+        if len(self._names) >= NAME_CACHE_MAX:  # bounded: drop the oldest half
+            for stale in list(self._names)[: NAME_CACHE_MAX // 2]:
+                del self._names[stale]
         self._names[user_id] = (time.monotonic() + (NAME_TTL_SECONDS if name else 300), name)
         return name
 
