@@ -31,7 +31,7 @@ test: $(VENV)/.installed-dev
 ## bench: run the benchmarks in bench/ and print their figures
 bench: $(VENV)/.installed-dev
 	@if ls bench/bench_*.py >/dev/null 2>&1; then \
-		for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done; \
+		for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done; \
 	else echo "no benchmarks yet"; fi
 
 ## lint: ruff
