@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
+
+from tests.databases import create_database, drop_database
 
 POSTGRES_URL = os.environ.get("KAIZEN_BENCH_POSTGRES_URL",
                               os.environ.get("KAIZEN_TEST_POSTGRES_URL",
@@ -20,31 +20,14 @@ POSTGRES_URL = os.environ.get("KAIZEN_BENCH_POSTGRES_URL",
 
 async def postgres_database() -> str | None:
     """A fresh PostgreSQL database for one benchmark run, or None if none is reachable."""
-    url = make_url(POSTGRES_URL)
-    name = f"kz_bench_{uuid.uuid4().hex[:10]}"
     try:
-        connection = await asyncpg.connect(host=url.host, port=url.port or 5432,
-                                           user=url.username, password=url.password,
-                                           database=url.database, timeout=5)
+        return await create_database(POSTGRES_URL, "kz_bench", timeout=5)
     except (OSError, asyncpg.PostgresError):
         return None
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 async def drop_postgres_database(database_url: str) -> None:
-    url = make_url(database_url)
-    base = make_url(POSTGRES_URL)
-    connection = await asyncpg.connect(host=base.host, port=base.port or 5432,
-                                       user=base.username, password=base.password,
-                                       database=base.database)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await drop_database(POSTGRES_URL, database_url)
 
 
 def sqlite_url(directory: Path, name: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, cast, func, literal, or_, select
 
 from bot.model import Idea
-from storage.models import IdeaRow
+from storage.models import IdeaRow, ProcessRow
 from storage.repositories import _idea, _idea_query
 
 BOARD_COLUMNS = ("submitted", "approved", "in_progress", "implemented")
@@ -34,7 +34,7 @@ class Filters:
         if self.area:
             query = query.where(IdeaRow.area == self.area)
         if self.process:
-            query = query.where(func.lower(_process_name()) == self.process.lower())
+            query = query.where(func.lower(ProcessRow.name) == self.process.lower())
         if self.status:
             query = query.where(IdeaRow.status == self.status)
         if self.q:
@@ -43,12 +43,6 @@ class Filters:
                                     func.lower(IdeaRow.problem).like(like),
                                     func.lower(IdeaRow.standard).like(like)))
         return query
-
-
-def _process_name() -> Any:
-    from storage.models import ProcessRow
-
-    return ProcessRow.name
 
 
 @dataclass
@@ -101,8 +95,8 @@ class SqlBoard:
         board.areas = sorted(a for a in await self._session.scalars(
             select(IdeaRow.area).distinct().where(*self._scope, IdeaRow.area.is_not(None))))
         board.processes = sorted(await self._session.scalars(
-            select(_process_table().c.name).where(
-                _process_table().c.workspace == self._workspace)))
+            select(ProcessRow.name).where(
+                ProcessRow.workspace == self._workspace)))
         return board
 
     async def page(self, filters: Filters, offset: int, limit: int) -> tuple[list[Idea], int]:
@@ -193,14 +187,8 @@ def _count_base(filters: Filters, *columns: Any) -> Select[Any]:
     answered from the covering index)."""
     query = select(*columns).select_from(IdeaRow)
     if filters.process:
-        query = query.outerjoin(_process_table(), _process_table().c.id == IdeaRow.process_id)
+        query = query.outerjoin(ProcessRow, ProcessRow.id == IdeaRow.process_id)
     return query
-
-
-def _process_table() -> Any:
-    from storage.models import ProcessRow
-
-    return ProcessRow.__table__
 
 
 def _week_start(moment: datetime) -> datetime:

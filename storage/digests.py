@@ -201,12 +201,12 @@ class SqlDigests:
                    IdeaEventRow.to_status.in_(("approved", "implemented", "rejected")),
                    IdeaEventRow.created_at >= start, IdeaEventRow.created_at < end)
             .order_by(IdeaEventRow.id))).all()
-        versions = dict(((r.idea_id), (r.name, r.version)) for r in (await self._session.execute(
+        version_rows = await self._session.execute(
             select(StandardVersionRow.idea_id, ProcessRow.name, StandardVersionRow.version)
             .join(ProcessRow, ProcessRow.id == StandardVersionRow.process_id)
             .where(ProcessRow.workspace == workspace, StandardVersionRow.version > 1,
-                   StandardVersionRow.created_at >= start, StandardVersionRow.created_at < end)
-        )).all())
+                   StandardVersionRow.created_at >= start, StandardVersionRow.created_at < end))
+        versions = {idea_id: (name, version) for idea_id, name, version in version_rows}
         approved, implemented, rejected = [], [], []
         for status, reason, row, person in decided_rows:
             if status == "approved":

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConversationRefRow, IdeaPostRow, OutboxRow
@@ -101,13 +101,10 @@ class SqlOutbox:
         )
 
     async def counts(self, platform: str) -> dict[str, int]:
-        rows = (await self._session.execute(
-            select(OutboxRow.status, OutboxRow.id).where(OutboxRow.platform == platform)
-        )).all()
-        counts: dict[str, int] = {}
-        for status, _ in rows:
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+        rows = await self._session.execute(
+            select(OutboxRow.status, func.count()).where(OutboxRow.platform == platform)
+            .group_by(OutboxRow.status))
+        return {status: count for status, count in rows}
 
 
 class SqlIdeaPosts:

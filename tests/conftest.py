@@ -14,9 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from adapters.runtime import Runtime
 from adapters.settings import Settings
@@ -26,6 +24,7 @@ from bot.service import KaizenService
 from bot.turn import Policy
 from storage import migrate
 from storage.unit_of_work import SqlUnitOfWork
+from tests.databases import create_database, drop_database
 
 pytest_plugins = ["tests.slack_harness", "tests.teams_harness"]
 
@@ -35,30 +34,11 @@ BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 async def create_postgres_database(base_url: str) -> str:
     """Create an empty database next to ``base_url``'s and return its URL."""
-    url = make_url(base_url)
-    name = f"kz_test_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-        database=url.database,
-    )
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return await create_database(base_url, "kz_test")
 
 
 async def drop_postgres_database(database_url: str) -> None:
-    url = make_url(database_url)
-    base = make_url(POSTGRES_URL)
-    connection = await asyncpg.connect(
-        host=base.host, port=base.port or 5432, user=base.username, password=base.password,
-        database=base.database,
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await drop_database(POSTGRES_URL, database_url)
 
 
 @pytest.fixture(params=BACKENDS)

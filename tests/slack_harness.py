@@ -7,7 +7,6 @@ import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,5 +142,3 @@ async def slack(database_url: str, fake_slack: FakeSlack) -> AsyncIterator[Slack
     async with TestClient(TestServer(build_app(runtime))) as client:
         yield SlackDriver(client, fake_slack, runtime)
 
-
-__all__ = ["IDEAS_CHANNEL", "Path", "SlackDriver", "payload"]

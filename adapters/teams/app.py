@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import ipaddress
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,6 @@ from botbuilder.integration.aiohttp import (
 )
 from botbuilder.schema import (
     Activity,
-    ActivityTypes,
     CardAction,
     ConversationReference,
     MessageReaction,
@@ -502,5 +500,3 @@ def reply_activity(reply: Reply) -> Activity:
         ])
     return activity
 
-
-__all__ = ["ActivityTypes", "TeamsAdapter", "json", "reply_activity"]
