@@ -17,6 +17,8 @@ from bot.text_input import one_line
 WAITING_FLAG_AFTER = timedelta(days=3)
 SPARK = "▁▂▃▄▅▆▇█"
 TREND_DAYS = 14
+SHOWN = 5
+"""Ideas listed per section; the rest are counted ("and N more")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +41,13 @@ class DigestFacts:
     period_start: datetime
     period_end: datetime
     zone: str
-    captured: list[DigestIdea] = field(default_factory=list)
+    captured: list[DigestIdea] = field(default_factory=list)  # the first ones, oldest first
     approved: list[DigestIdea] = field(default_factory=list)
     implemented: list[DigestIdea] = field(default_factory=list)
     rejected: list[DigestIdea] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+    """How many there are of each list above, when the list holds only the first ones (a busy
+    workspace captures thousands a day; storage counts them and loads only what is shown)."""
     waiting: list[DigestIdea] = field(default_factory=list)  # oldest first
     waiting_total: int = 0
     support_leaders: list[DigestIdea] = field(default_factory=list)
@@ -52,9 +57,14 @@ class DigestFacts:
     trend: list[int] = field(default_factory=list)  # ideas per local day, oldest first
     implemented_this_year: int = 0
 
+    def total(self, name: str) -> int:
+        """How many ``captured``/``approved``/``implemented``/``rejected`` ideas there are."""
+        return self.totals.get(name, len(getattr(self, name)))
+
     @property
     def empty(self) -> bool:
-        return not (self.captured or self.approved or self.implemented or self.rejected)
+        return not any(self.total(name)
+                       for name in ("captured", "approved", "implemented", "rejected"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +112,7 @@ def _idea_line(idea: DigestIdea, with_author: bool = True) -> str:
     return f"{idea.key}{who}{area}: {one_line(idea.proposal, 100)}"
 
 
-def compose(facts: DigestFacts, limit: int = 5) -> DigestView:
+def compose(facts: DigestFacts, limit: int = SHOWN) -> DigestView:
     """The digest for one subscription and period. Never empty-handed: a quiet day still gets
     a short, encouraging digest with the ideas waiting for a decision."""
     zone = ZoneInfo(facts.zone)
@@ -114,28 +124,29 @@ def compose(facts: DigestFacts, limit: int = 5) -> DigestView:
         summary = (f"No new ideas or decisions since {since:%a %H:%M}. A quiet day is a good day "
                    "to spot one small improvement: type /kaizen and share it.")
     else:
-        parts = [f"{len(facts.captured)} new idea{'s' * (len(facts.captured) != 1)}"]
-        parts += [f"{len(ideas)} {label}" for label, ideas in (
-            ("approved", facts.approved), ("implemented", facts.implemented),
-            ("rejected", facts.rejected)) if ideas]
+        captured = facts.total("captured")
+        parts = [f"{captured} new idea{'s' * (captured != 1)}"]
+        parts += [f"{facts.total(name)} {name}" for name in ("approved", "implemented",
+                                                             "rejected") if facts.total(name)]
         summary = f"Since {since:%a %H:%M}: " + ", ".join(parts) + "."
-        if facts.captured:
-            sections.append(Section(f"New ideas ({len(facts.captured)})", _cut(
-                [_idea_line(i) for i in facts.captured], limit)))
-        if facts.approved:
-            sections.append(Section(f"Approved ({len(facts.approved)})", _cut(
-                [_idea_line(i, with_author=False) for i in facts.approved], limit)))
-        if facts.implemented:
-            sections.append(Section(f"Implemented ({len(facts.implemented)})", _cut(
+        if captured:
+            sections.append(Section(f"New ideas ({captured})", _cut(
+                [_idea_line(i) for i in facts.captured], limit, captured)))
+        if facts.total("approved"):
+            sections.append(Section(f"Approved ({facts.total('approved')})", _cut(
+                [_idea_line(i, with_author=False) for i in facts.approved], limit,
+                facts.total("approved"))))
+        if facts.total("implemented"):
+            sections.append(Section(f"Implemented ({facts.total('implemented')})", _cut(
                 [_idea_line(i, with_author=False) + (
                     f" · standard “{i.process}” is now version {i.version}"
                     if i.process and i.version else "")
-                 for i in facts.implemented], limit)))
-        if facts.rejected:
-            sections.append(Section(f"Rejected ({len(facts.rejected)})", _cut(
+                 for i in facts.implemented], limit, facts.total("implemented"))))
+        if facts.total("rejected"):
+            sections.append(Section(f"Rejected ({facts.total('rejected')})", _cut(
                 [_idea_line(i, with_author=False) + (f" · reason: {one_line(i.reason, 80)}"
                                                      if i.reason else "")
-                 for i in facts.rejected], limit)))
+                 for i in facts.rejected], limit, facts.total("rejected"))))
     waiting_lines = [
         f"{i.key} · waiting {age(i.created_at, facts.period_end)}"
         + (" · over 3 days!" if facts.period_end - i.created_at > WAITING_FLAG_AFTER else "")

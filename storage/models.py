@@ -109,7 +109,9 @@ class IdeaRow(Base):
         Index("ix_ideas_scope_status_decided", "platform", "workspace", "status",
               "decided_at"),
         Index("ix_ideas_scope_first_decided", "platform", "workspace", "first_decided_at"),
-        Index("ix_ideas_scope_area", "platform", "workspace", "area"),
+        # Area-filtered digests count and find each area's latest idea inside this one.
+        Index("ix_ideas_scope_area_status", "platform", "workspace", "area", "status",
+              "decided_at", "created_at"),
         Index("ix_ideas_author_created", "author_id", "created_at"),
     )
 
@@ -210,6 +212,8 @@ class IdeaReactionRow(Base):
     __tablename__ = "idea_reactions"
     __table_args__ = (
         UniqueConstraint("idea_id", "person_id", "reaction", name="uq_idea_reactions_reaction"),
+        # The digest's "most supported" starts from the last 30 days of support.
+        Index("ix_idea_reactions_kind_created", "kind", "created_at", "idea_id", "person_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

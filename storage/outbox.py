@@ -41,6 +41,15 @@ class SqlOutbox:
         ))
         await self._session.flush()
 
+    async def add_many(self, items: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]],
+                       now: datetime) -> None:
+        """Queue many items (platform, workspace, kind, target, payload) in one flush."""
+        self._session.add_all([OutboxRow(
+            platform=platform, workspace=workspace, kind=kind, target=target, payload=payload,
+            target_key=target.get("user"), status="pending", attempts=0, next_attempt_at=now,
+            created_at=now) for platform, workspace, kind, target, payload in items])
+        await self._session.flush()
+
     async def wake(self, platform: str, target_key: str, now: datetime) -> int:
         """Make pending messages for ``target_key`` due now (they were waiting for a way in)."""
         result = await self._session.execute(

@@ -32,11 +32,10 @@ from adapters.delivery import (
     queue_result,
 )
 from adapters.runtime import Runtime
-from adapters.scheduler import digest_delivered
+from adapters.scheduler import digest_delivered, digest_view
 from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_digest, render_idea, render_reply
 from adapters.slack.reactions import normalise as normalise_reaction
 from adapters.slack.text import slack_to_plain
-from bot.digest import view_from_dict
 from bot.events import MessageEvent, ReactionEvent, UserRef
 from bot.replies import Reply, TurnResult, reply_from_dict, reply_to_dict
 from bot.service import AfterTurn, TurnConflict, utcnow
@@ -338,7 +337,7 @@ class SlackAdapter:
 
     async def _send_digest(self, item: OutboxItem) -> None:
         """A stand-up digest: at most one post per second per channel (Slack's pace)."""
-        text, blocks = render_digest(view_from_dict(item.payload["view"]))
+        text, blocks = render_digest(await digest_view(self._runtime, item))
         channel = str(item.target["channel"])
         await self._digest_pacer.wait(channel)
         try:

@@ -41,14 +41,13 @@ from adapters.delivery import (
     queue_result,
 )
 from adapters.runtime import Runtime
-from adapters.scheduler import digest_delivered
+from adapters.scheduler import digest_delivered, digest_view
 from adapters.teams.bot import KaizenTeamsBot
 from adapters.teams.cards import digest_card, form_card, idea_card
 from adapters.teams.config import BotConfig
 from adapters.teams.performance import apply_msrest_retry_policy_fix
 from adapters.teams.text import bare_conversation_id, clean_text, normalise_reaction, tenant_of
 from bot import commands, flow
-from bot.digest import view_from_dict
 from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
 from bot.replies import Reply, TurnResult, reply_from_dict, reply_to_dict
 from bot.service import SUBCOMMANDS, TurnConflict, utcnow
@@ -371,7 +370,7 @@ class TeamsAdapter:
         if not reference:
             await digest_delivered(self._runtime, item.target, False, "no channel reference")
             raise PermanentDeliveryError("digest subscription has no channel reference")
-        card = digest_card(view_from_dict(item.payload["view"]))
+        card = digest_card(await digest_view(self._runtime, item))
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
         try:
             await self._send_activity(dict(reference), activity, item)
