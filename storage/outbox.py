@@ -87,10 +87,11 @@ class SqlOutbox:
         return [OutboxItem(r.id, r.platform, r.workspace, r.kind, dict(r.target),
                            dict(r.payload), r.idea_id, r.attempts) for r in rows]
 
-    async def mark_sent(self, item_id: int, now: datetime) -> None:
+    async def mark_sent(self, item_ids: list[int], now: datetime) -> None:
         await self._session.execute(
-            update(OutboxRow).where(OutboxRow.id == item_id)
+            update(OutboxRow).where(OutboxRow.id.in_(item_ids))
             .values(status="sent", sent_at=now, locked_until=None)
+            .execution_options(synchronize_session=False)  # no ORM bookkeeping: rows not loaded
         )
 
     async def reschedule(self, item_id: int, error: str, next_attempt_at: datetime | None,

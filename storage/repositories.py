@@ -291,9 +291,11 @@ class SqlIdeas:
         )
         self._session.add(row)
         await self._session.flush()
-        found = await self.get(row.id)
-        assert found is not None
-        return found
+        # No re-read: a new idea has no decider, process or support yet, and its author is
+        # already in this session's identity map (the turn loaded them), so no query at all.
+        author = await self._session.get(PersonRow, idea.author_id)
+        assert author is not None
+        return _idea(row, author)
 
     async def get(self, idea_id: int) -> Idea | None:
         # populate_existing: a compare-and-set that lost must see the winner's status.
