@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0,
                                         validation_alias="KAIZEN_SQLITE_BUSY_TIMEOUT_MS")
+    platform_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias="KAIZEN_PLATFORM_TIMEOUT_SECONDS",
+        description="How long one Slack Web API call may take before the outbox retries it.")
     host: str = Field("127.0.0.1", validation_alias="KAIZEN_HOST")
     port: int = Field(3978, ge=1, le=65535, validation_alias="KAIZEN_PORT")
     log_level: str = Field("INFO", validation_alias="KAIZEN_LOG_LEVEL")

@@ -7,6 +7,7 @@ the next calls of a method (429 with ``Retry-After``, 500, …).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ class FakeSlack:
     failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = field(
         default_factory=dict
     )
+    stalls: dict[str, list[float]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     _ts: int = 0
     _runner: web.AppRunner | None = None
@@ -70,6 +72,11 @@ class FakeSlack:
             [(status, headers, {"ok": False, "error": error})] * times
         )
 
+    def stall_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` hang for ``seconds`` (recorded as status 0:
+        the client has given up by the time an answer would come)."""
+        self.stalls.setdefault(method, []).extend([seconds] * times)
+
     def of(self, method: str) -> list[Call]:
         """Calls of ``method`` that succeeded (failed attempts are in :attr:`calls` too)."""
         return [call for call in self.calls if call.method == method and call.status == 200]
@@ -86,6 +93,11 @@ class FakeSlack:
             params.update(dict(await request.post()))
         call = Call(method, params)
         self.calls.append(call)
+        stalls = self.stalls.get(method)
+        if stalls:
+            call.status = 0
+            await asyncio.sleep(stalls.pop(0))
+            return web.json_response({"ok": False, "error": "too_late"})
         pending = self.failures.get(method)
         if pending:
             status, headers, body = pending.pop(0)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from storage.models import IdeaPostRow, ProcessedEventRow
+from adapters.runtime import Runtime
+from adapters.server import build_app
+from storage.models import IdeaPostRow, OutboxRow, ProcessedEventRow
 from tests.conftest import MANAGER, all_ideas, get_idea
-from tests.slack_harness import AUTHOR, IDEAS_CHANNEL, SlackDriver, payload
+from tests.fake_slack import FakeSlack
+from tests.slack_harness import AUTHOR, IDEAS_CHANNEL, SlackDriver, payload, slack_settings
 
 LIVE_TOKENS = ("<!channel>", "<!here>", "<!everyone>", "<@U", "<!subteam", "link_names")
 DM = f"D{AUTHOR}"
@@ -209,6 +214,34 @@ async def test_a_failing_post_is_kept_and_delivered_later(slack: SlackDriver) ->
     await slack.idle()
     async with slack.runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(IdeaPostRow)) == 1
+
+
+async def test_a_hanging_web_api_times_out_and_the_post_is_retried(
+        database_url: str, fake_slack: FakeSlack) -> None:
+    """Slack hangs on the first two posts: each call gives up after the configured timeout,
+    the outbox retries with backoff, the idea was saved first and everything arrives once."""
+    runtime = Runtime.create(slack_settings(database_url, fake_slack.url,
+                                            platform_timeout_seconds=0.3))
+    fake_slack.stall_next("chat.postMessage", seconds=5, times=2)
+    async with TestClient(TestServer(build_app(runtime))) as client:
+        slack = SlackDriver(client, fake_slack, runtime)
+        started = time.monotonic()
+        await slack.command("standard: a; problem: b; proposal: c")
+        [idea] = await all_ideas(runtime)  # saved before anything was posted
+        assert idea.key == "KZ-1"
+        await slack.wait_for(lambda: len(slack.idea_posts()) == 1, timeout=15)
+        await slack.wait_for(lambda: any("saved as KZ-1" in t for t in texts_to(slack, DM)))
+        await slack.idle()
+        stalled = [c for c in fake_slack.calls if c.method == "chat.postMessage" and not c.status]
+        assert len(stalled) == 2
+        assert len(slack.idea_posts()) == 1  # delivered once, not once per attempt
+        assert time.monotonic() - started < 10  # the 5 s hangs were not waited out
+        async with runtime.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(IdeaPostRow)) == 1
+            errors = list(await session.scalars(select(OutboxRow.last_error)
+                                                .where(OutboxRow.last_error.is_not(None))))
+        assert errors and all("Timeout" in error for error in errors)
+    await runtime.close()
 
 
 async def test_manager_commands_by_slash_command(slack: SlackDriver) -> None:

@@ -76,6 +76,9 @@ class SlackAdapter:
         )
         self.client: AsyncWebClient = self.app.client
         self.client.base_url = base_url
+        # A hanging Web API must not hold the deliverer (slack_sdk's default is 30 s): the call
+        # fails, the outbox keeps the item and retries it with backoff.
+        self.client.timeout = settings.platform_timeout_seconds  # type: ignore[assignment]
         self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
         self.client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
         # Name lookups happen while Slack waits for our answer: short timeout, no sleeping.
