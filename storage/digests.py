@@ -232,17 +232,13 @@ class SqlDigests:
         in_scope = [IdeaRow.platform == platform, IdeaRow.workspace == workspace]
         if areas:
             in_scope.append(IdeaRow.area.in_(areas))
-        author = aliased(PersonRow)
 
         async def ideas(*where: Any, limit: int = SHOWN) -> list[tuple[IdeaRow, PersonRow]]:
             """The first ideas (oldest first): ids inside an index, then just those rows."""
             ids = list(await self._session.scalars(select(IdeaRow.id).where(*where).order_by(
                 IdeaRow.created_at, IdeaRow.id).limit(limit)))
-            if not ids:
-                return []
-            return [(row, person) for row, person in (await self._session.execute(
-                select(IdeaRow, author).join(author, author.id == IdeaRow.author_id)
-                .where(IdeaRow.id.in_(ids)).order_by(IdeaRow.created_at, IdeaRow.id))).all()]
+            loaded = await self._with_authors(ids)
+            return [loaded[idea_id] for idea_id in ids]
 
         def idea(row: IdeaRow, person: PersonRow, **extra: Any) -> DigestIdea:
             return DigestIdea(key=idea_key(row.id), author=person.display_name or person.user_id,
@@ -259,9 +255,7 @@ class SqlDigests:
 
         decided = await self._decisions(platform, workspace, areas, start, end)
         shown_ids = {idea_id for events in decided.values() for idea_id, _ in events[:SHOWN]}
-        loaded = {row.id: (row, person) for row, person in
-                  await ideas(IdeaRow.id.in_(shown_ids), limit=len(shown_ids))} \
-            if shown_ids else {}
+        loaded = await self._with_authors(shown_ids)
         version_rows = await self._session.execute(
             select(StandardVersionRow.idea_id, ProcessRow.name, StandardVersionRow.version)
             .join(ProcessRow, ProcessRow.id == StandardVersionRow.process_id)
@@ -309,6 +303,15 @@ class SqlDigests:
             silent_areas=sorted(known - active_areas), trend=trend,
             implemented_this_year=implemented_this_year,
         )
+
+    async def _with_authors(self, ids: Any) -> dict[int, tuple[IdeaRow, PersonRow]]:
+        """These ideas with their authors, by primary key, in one query (none for no ids)."""
+        if not ids:
+            return {}
+        author = aliased(PersonRow)
+        return {row.id: (row, person) for row, person in await self._session.execute(
+            select(IdeaRow, author).join(author, author.id == IdeaRow.author_id)
+            .where(IdeaRow.id.in_(list(ids))))}
 
     async def _in_scope(self, ids: list[int], platform: str, workspace: str,
                         areas: tuple[str, ...], statuses: frozenset[str] = frozenset()
@@ -371,12 +374,7 @@ class SqlDigests:
                 break
         await stream.close()
         leaders = leaders[:LEADERS]
-        if not leaders:
-            return []
-        author = aliased(PersonRow)
-        rows = {row.id: (row, person) for row, person in await self._session.execute(
-            select(IdeaRow, author).join(author, author.id == IdeaRow.author_id)
-            .where(IdeaRow.id.in_([idea_id for idea_id, _ in leaders])))}
+        rows = await self._with_authors([idea_id for idea_id, _ in leaders])
         return [idea(*rows[idea_id], support=count) for idea_id, count in leaders]
 
     async def _trend(self, in_scope: list[Any], end: datetime,
