@@ -127,8 +127,7 @@ async def idea_post_context(runtime: Runtime, platform: str,
     workspace's configured ideas channel."""
     assert item.idea_id is not None
     async with runtime.unit_of_work() as uow:
-        idea = await uow.ideas.get(item.idea_id)
-        post = await uow.idea_posts.get(item.idea_id, platform)
+        idea, post = await uow.ideas.get_with_post(item.idea_id, platform)
         configured = await uow.channels.get(platform, item.workspace, "ideas")
     return idea, post, configured
 

@@ -3,12 +3,16 @@
     python bench/serve.py app PORT        # kaizen's aiohttp app (settings from the environment)
     python bench/serve.py app-stock PORT  # the same without the msrest start-up fix (Teams stock)
     python bench/serve.py ceiling PORT    # bare aiohttp + one bolt ack dispatch + one commit
+
+With KAIZEN_BENCH_PROFILE=FILE the server writes a cProfile of its event-loop thread to FILE.MODE
+when it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -68,7 +72,22 @@ def main() -> None:
             fix._applied = True  # pretend it ran: msrest keeps its list scan (stock behaviour)
         app = build_app(Runtime.create(settings), scheduler=False)
     asyncio.set_event_loop(asyncio.new_event_loop())
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    profile_to = os.environ.get("KAIZEN_BENCH_PROFILE")
+    if not profile_to:
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        return
+    # Where the server's own CPU goes (the event loop's thread; SQLite's worker threads are not
+    # in it): read with `python -m pstats FILE`.
+    import cProfile
+    import time
+
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    try:
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(f"{profile_to}.{mode}")
 
 
 if __name__ == "__main__":

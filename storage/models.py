@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -95,6 +96,9 @@ class ConversationRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
+OPEN_SUPPORTED = "status IN ('submitted', 'approved', 'in_progress') AND supporters > 0"
+
+
 class IdeaRow(Base):
     """A captured idea: the three texts, its status and where it came from."""
 
@@ -113,6 +117,9 @@ class IdeaRow(Base):
         Index("ix_ideas_scope_area_status", "platform", "workspace", "area", "status",
               "decided_at", "created_at"),
         Index("ix_ideas_author_created", "author_id", "created_at"),
+        # The digest's "most supported": open, supported ideas by supporters, best first.
+        Index("ix_ideas_open_support", "platform", "workspace", "supporters", "id", "area",
+              sqlite_where=text(OPEN_SUPPORTED), postgresql_where=text(OPEN_SUPPORTED)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -130,6 +137,9 @@ class IdeaRow(Base):
     first_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """When it first left ``submitted`` by a decision: decision lead time without the log."""
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    supporters: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """People supporting it (by reaction or command), kept by the reaction repository, so an
+    idea's support is read, not counted, and "most supported" is a walk down one index."""
     source_channel: Mapped[str | None] = mapped_column(String(255))
     source_event_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -212,8 +222,6 @@ class IdeaReactionRow(Base):
     __tablename__ = "idea_reactions"
     __table_args__ = (
         UniqueConstraint("idea_id", "person_id", "reaction", name="uq_idea_reactions_reaction"),
-        # The digest's "most supported" starts from the last 30 days of support.
-        Index("ix_idea_reactions_kind_created", "kind", "created_at", "idea_id", "person_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -288,6 +296,50 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+ALL_AREAS = "*"
+"""The area of the tally rows that count every area together (area names are [a-z0-9_-])."""
+
+
+class ImplementedDayRow(Base):
+    """How many ideas of an area were implemented on a UTC day: a tally kept by the implement
+    transition (``implemented`` is final, so it only ever grows), so "implemented this year"
+    adds up at most 366 rows per area instead of counting every idea (190,000 index entries
+    at a million ideas). Areas are stored with "" for none, so the key has no NULL in it, and
+    :data:`ALL_AREAS` rows hold each day's total (no area can be called that)."""
+
+    __tablename__ = "implemented_days"
+    # The key leads with the day (a year is one range) and, on SQLite, is the table itself,
+    # so the sum reads no other b-tree: 6.2 → 2.1 ms for a year of 50 areas.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    area: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class InboxRow(Base):
+    """A platform event acknowledged before its turn ran: written in the ack's one commit, so
+    the platform hears back within its deadline and a crash before the turn loses nothing (the
+    row is replayed). Deleted once the turn is done; the unique event id also drops a platform
+    retry that arrives while the first delivery is still waiting here."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id", name="uq_inbox_event"),
+        Index("ix_inbox_received", "platform", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    person_key: Mapped[str] = mapped_column(String(255))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ConversationRefRow(Base):

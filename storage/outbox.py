@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ConversationRefRow, IdeaPostRow, OutboxRow
+from storage.models import ConversationRefRow, IdeaPostRow, InboxRow, OutboxRow
 from storage.repositories import _insert_ignoring_conflicts
 
 LEASE = timedelta(seconds=60)
@@ -39,7 +39,7 @@ class SqlOutbox:
             idea_id=idea_id, target_key=target.get("user"), status="pending", attempts=0,
             next_attempt_at=now, created_at=now,
         ))
-        await self._session.flush()
+        # No flush: the commit inserts a turn's items together (one statement for several).
 
     async def add_many(self, items: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]],
                        now: datetime) -> None:
@@ -121,13 +121,6 @@ class SqlIdeaPosts:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, idea_id: int, platform: str) -> tuple[str, str] | None:
-        row = (await self._session.execute(
-            select(IdeaPostRow.channel, IdeaPostRow.message_id)
-            .where(IdeaPostRow.idea_id == idea_id, IdeaPostRow.platform == platform)
-        )).first()
-        return (row[0], row[1]) if row else None
-
     async def find_idea(self, platform: str, channel: str, message_id: str) -> int | None:
         return await self._session.scalar(
             select(IdeaPostRow.idea_id).where(
@@ -201,3 +194,53 @@ class SqlConversationRefs:
     async def forget(self, platform: str, workspace: str, scope: str, key: str) -> None:
         await self._session.execute(
             delete(ConversationRefRow).where(*self._where(platform, workspace, scope, key)))
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """An acknowledged platform event whose turn has not finished yet."""
+
+    id: int
+    event_id: str
+    kind: str
+    person_key: str
+    body: dict[str, Any]
+
+
+class SqlInbox:
+    """Events stored by the ack and deleted once their turn is done (see :class:`InboxRow`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, platform: str, event_id: str, kind: str, person_key: str,
+                  body: dict[str, Any], now: datetime) -> int | None:
+        """Store the event; None if it is already waiting here (a platform retry)."""
+        statement = _insert_ignoring_conflicts(self._session, InboxRow.__table__, {
+            "platform": platform, "event_id": event_id, "kind": kind,
+            "person_key": person_key, "body": body, "received_at": now,
+        }).returning(InboxRow.id)
+        return (await self._session.execute(statement)).scalar()
+
+    async def delete(self, ids: list[int]) -> None:
+        await self._session.execute(
+            delete(InboxRow).where(InboxRow.id.in_(ids)).execution_options(
+                synchronize_session=False))
+
+    async def left_behind(self, platform: str, received_before: datetime,
+                          limit: int = 100) -> list[InboxEvent]:
+        """Events nobody finished (their worker crashed or was stopped), oldest first."""
+        rows = await self._session.scalars(
+            select(InboxRow)
+            .where(InboxRow.platform == platform, InboxRow.received_at < received_before)
+            .order_by(InboxRow.received_at, InboxRow.id).limit(limit))
+        return [InboxEvent(row.id, row.event_id, row.kind, row.person_key, row.body)
+                for row in rows]
+
+    async def discard_older(self, platform: str, received_before: datetime) -> int:
+        """Drop events too old to act on now (an answer from yesterday would land on today's
+        question); returns how many."""
+        result = await self._session.execute(
+            delete(InboxRow).where(InboxRow.platform == platform,
+                                   InboxRow.received_at < received_before))
+        return int(result.rowcount or 0)

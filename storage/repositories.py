@@ -3,10 +3,10 @@ does, once per turn)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, distinct, func, select, update
+from sqlalchemy import Select, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -26,11 +26,14 @@ from bot.model import (
 )
 from bot.ports import ConcurrentUpdate
 from storage.models import (
+    ALL_AREAS,
     ChannelRow,
     ConversationRow,
     IdeaEventRow,
+    IdeaPostRow,
     IdeaReactionRow,
     IdeaRow,
+    ImplementedDayRow,
     PersonRow,
     ProcessedEventRow,
     ProcessRow,
@@ -80,7 +83,30 @@ class SqlPeople:
         self._session = session
 
     async def ensure(self, user: UserRef, now: datetime) -> Person:
-        """Load the person, creating them on first contact; keeps their display name fresh."""
+        """Load the person, creating them on first contact; keeps their display name fresh.
+
+        Known people (nearly every turn) cost one SELECT; the insert runs on first contact
+        only, and ignores a concurrent first turn of the same person."""
+        row = await self._find(user)
+        if row is None:
+            await self._insert(user, now)
+            row = await self._find(user)
+            assert row is not None
+        if user.display_name and row.display_name != user.display_name:
+            row.display_name = user.display_name
+            row.updated_at = now
+        return _person(row)
+
+    async def _find(self, user: UserRef) -> PersonRow | None:
+        return (await self._session.execute(
+            select(PersonRow).where(
+                PersonRow.platform == user.platform,
+                PersonRow.workspace == user.workspace,
+                PersonRow.user_id == user.user_id,
+            )
+        )).scalar_one_or_none()
+
+    async def _insert(self, user: UserRef, now: datetime) -> None:
         await self._session.execute(
             _insert_ignoring_conflicts(
                 self._session,
@@ -96,19 +122,6 @@ class SqlPeople:
                 },
             )
         )
-        row = (
-            await self._session.execute(
-                select(PersonRow).where(
-                    PersonRow.platform == user.platform,
-                    PersonRow.workspace == user.workspace,
-                    PersonRow.user_id == user.user_id,
-                )
-            )
-        ).scalar_one()
-        if user.display_name and row.display_name != user.display_name:
-            row.display_name = user.display_name
-            row.updated_at = now
-        return _person(row)
 
     async def get(self, person_id: int) -> Person | None:
         row = await self._session.get(PersonRow, person_id)
@@ -215,14 +228,8 @@ _Decider = aliased(PersonRow, name="decider")
 
 def _idea_query() -> Select[Any]:
     """Ideas with their author, decider, process name and support count, in one query."""
-    support = (
-        select(func.count(distinct(IdeaReactionRow.person_id)))
-        .where(IdeaReactionRow.idea_id == IdeaRow.id, IdeaReactionRow.kind == "support")
-        .correlate(IdeaRow)
-        .scalar_subquery()
-    )
     return (
-        select(IdeaRow, _Author, _Decider, ProcessRow.name, support)
+        select(IdeaRow, _Author, _Decider, ProcessRow.name, IdeaRow.supporters)
         .join(_Author, _Author.id == IdeaRow.author_id)
         .outerjoin(_Decider, _Decider.id == IdeaRow.decided_by_id)
         .outerjoin(ProcessRow, ProcessRow.id == IdeaRow.process_id)
@@ -305,6 +312,22 @@ class SqlIdeas:
         found = result.first()
         return _idea(*found) if found else None
 
+    async def get_with_post(self, idea_id: int,
+                            platform: str) -> tuple[Idea | None, tuple[str, str] | None]:
+        """The idea and where it is posted on ``platform`` (if it is), in one query: what the
+        deliverer needs to post or update it."""
+        found = (await self._session.execute(
+            _idea_query()
+            .add_columns(IdeaPostRow.channel, IdeaPostRow.message_id)
+            .outerjoin(IdeaPostRow, and_(IdeaPostRow.idea_id == IdeaRow.id,
+                                         IdeaPostRow.platform == platform))
+            .where(IdeaRow.id == idea_id)
+        )).first()
+        if found is None:
+            return None, None
+        *idea, channel, message_id = found
+        return _idea(*idea), (channel, message_id) if message_id is not None else None
+
     async def recent_by_author(self, author_id: int, limit: int) -> list[Idea]:
         rows = await self._session.execute(
             _idea_query()
@@ -332,14 +355,35 @@ class SqlIdeas:
         reason: str | None,
         now: datetime,
     ) -> bool:
-        result = await self._session.execute(
+        statement = (
             update(IdeaRow)
             .where(IdeaRow.id == idea_id, IdeaRow.status == from_status)
             .values(**_decision_values(to_status, decider_id, reason, now), status=to_status,
                     updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        if to_status != "implemented":
+            return (await self._session.execute(statement)).rowcount == 1
+        changed = (await self._session.execute(
+            statement.returning(IdeaRow.platform, IdeaRow.workspace, IdeaRow.area))).first()
+        if changed is None:
+            return False
+        await self._count_implemented(*changed, now)
+        return True
+
+    async def _count_implemented(self, platform: str, workspace: str, area: str | None,
+                                 now: datetime) -> None:
+        """Add one to the area's implemented tally for the UTC day and to the day's total
+        (see ImplementedDayRow)."""
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        day = now.astimezone(UTC).date()
+        statement = insert(ImplementedDayRow).values([
+            {"platform": platform, "workspace": workspace, "area": tally_area, "day": day,
+             "count": 1} for tally_area in (area or "", ALL_AREAS)])
+        await self._session.execute(statement.on_conflict_do_update(
+            index_elements=["platform", "workspace", "day", "area"],
+            set_={"count": ImplementedDayRow.count + 1}))
 
     async def edit(self, idea_id: int, fields: dict[str, str], now: datetime) -> bool:
         allowed = {k: v for k, v in fields.items() if k in {"standard", "problem", "proposal"}}
@@ -461,7 +505,11 @@ class SqlReactions:
                  "kind": kind, "created_at": now},
             )
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        if kind == "support" and await self._supports_with(idea_id, person_id) == 1:
+            await self._count_supporter(idea_id, +1)  # their first way of supporting it
+        return True
 
     async def remove(self, idea_id: int, person_id: int, reaction: str) -> str | None:
         where = (
@@ -473,7 +521,25 @@ class SqlReactions:
         if kind is None:
             return None
         await self._session.execute(delete(IdeaReactionRow).where(*where))
+        if kind == "support" and not await self._supports_with(idea_id, person_id):
+            await self._count_supporter(idea_id, -1)  # their last way of supporting it
         return kind
+
+    async def _supports_with(self, idea_id: int, person_id: int) -> int:
+        """How many support reactions this person has on the idea (a person counts once,
+        whether they support it with one emoji or three)."""
+        return int(await self._session.scalar(
+            select(func.count()).select_from(IdeaReactionRow).where(
+                IdeaReactionRow.idea_id == idea_id, IdeaReactionRow.person_id == person_id,
+                IdeaReactionRow.kind == "support")) or 0)
+
+    async def _count_supporter(self, idea_id: int, step: int) -> None:
+        # An increment, not a recount: concurrent supporters on PostgreSQL each add theirs
+        # (the row lock orders them; a recount's snapshot could miss the other one).
+        await self._session.execute(
+            update(IdeaRow).where(IdeaRow.id == idea_id)
+            .values(supporters=IdeaRow.supporters + step)
+            .execution_options(synchronize_session=False))
 
 
 class SqlStandards:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.ports import StorageUnavailable
 from storage.digests import SqlDigests
-from storage.outbox import SqlConversationRefs, SqlIdeaPosts, SqlOutbox
+from storage.outbox import SqlConversationRefs, SqlIdeaPosts, SqlInbox, SqlOutbox
 from storage.repositories import (
     SqlChannels,
     SqlDrafts,
@@ -62,6 +62,7 @@ class SqlUnitOfWork:
         self.channels = SqlChannels(self.session)
         # Delivery bookkeeping for adapters (not part of the core's ports).
         self.outbox = SqlOutbox(self.session)
+        self.inbox = SqlInbox(self.session)
         self.idea_posts = SqlIdeaPosts(self.session)
         self.conversation_refs = SqlConversationRefs(self.session)
         self.digests = SqlDigests(self.session)

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.runtime import Runtime
-from adapters.server import build_app
+from adapters.server import SLACK, build_app
 from adapters.settings import Settings
 from tests.conftest import ADMIN, MANAGER
 from tests.delivery import drained
@@ -64,23 +64,29 @@ class SlackDriver:
         return json.loads(text) if text.startswith("{") else {"text": text}
 
     async def event(self, envelope: dict[str, Any], headers: dict[str, str] | None = None,
-                    signed_with: str | None = None) -> int:
+                    signed_with: str | None = None, wait: bool = True) -> int:
         body = json.dumps(envelope)
         all_headers = self._headers(body, "application/json", extra=headers)
         if signed_with is not None:
             all_headers["X-Slack-Signature"] = SignatureVerifier(signed_with).generate_signature(
                 timestamp=all_headers["X-Slack-Request-Timestamp"], body=body)
         response = await self.client.post("/slack/events", data=body, headers=all_headers)
+        if wait:  # the ack comes before the turn: let the turn finish, as Slack's user would
+            await self.turns_done()
         return response.status
 
+    async def turns_done(self) -> None:
+        """Until every acknowledged event's turn has run (see ``adapters.inbox``)."""
+        await self.client.app[SLACK].inbox.idle()
+
     async def dm(self, text: str, user: str = AUTHOR, event_id: str | None = None,
-                 headers: dict[str, str] | None = None) -> int:
+                 headers: dict[str, str] | None = None, wait: bool = True) -> int:
         self._events += 1
         envelope = payload("event_message_im")
         envelope["event_id"] = event_id or f"EvDM{self._events:06d}{time.time_ns()}"
         envelope["event"].update(text=text, user=user, channel=f"D{user}",
                                  ts=f"1355517523.{self._events:06d}")
-        return await self.event(envelope, headers)
+        return await self.event(envelope, headers, wait=wait)
 
     async def react(self, reaction: str, ts: str, user: str = MANAGER,
                     added: bool = True, event_id: str | None = None,
@@ -103,7 +109,8 @@ class SlackDriver:
             await asyncio.sleep(0.02)
 
     async def idle(self) -> None:
-        """Until every queued delivery has been attempted."""
+        """Until every acknowledged event's turn ran and every queued delivery was attempted."""
+        await self.turns_done()
         await drained(self.runtime)
 
     def posts_to(self, channel: str) -> list[Any]:

@@ -69,3 +69,63 @@ async def test_trend_days_are_the_subscribers_local_days(
     in_berlin = await _facts(runtime, clock, zone="Europe/Berlin")
     assert in_utc.trend[-2:] == [1, 0]  # yesterday in UTC
     assert in_berlin.trend[-1] == 1  # today in Berlin
+
+
+async def test_implemented_this_year_adds_whole_days_from_the_tally_and_counts_the_edges(
+        runtime: Runtime, clock: Clock, make_chat) -> None:  # type: ignore[no-untyped-def]
+    """Implemented at the year's first Berlin hour (still last year in UTC), mid-year, and in
+    the last partial UTC day: every one counts, in and out of an area filter, and the tally
+    agrees with counting the ideas one by one."""
+    author, manager = make_chat("U_IMPL"), make_chat(MANAGER)
+    moments = [clock.now.replace(year=2025, month=12, day=31, hour=22, minute=30),  # last year
+               clock.now.replace(year=2025, month=12, day=31, hour=23, minute=30),  # 00:30 Berlin
+               clock.now.replace(month=6, day=15, hour=12),
+               clock.now.replace(month=11, day=2, hour=7)]  # today, before the digest
+    for n, moment in enumerate(moments, start=1):
+        clock.now = moment - timedelta(minutes=10)
+        area = "ops" if n % 2 else "sales"
+        await author.say(f"/kaizen standard: s; problem: p{n}; proposal: done {n} #{area}")
+        clock.now = moment
+        await manager.say(f"/kaizen approve KZ-{n}")
+        done = await manager.say(f"/kaizen implemented KZ-{n} process: Billing")
+        assert f"KZ-{n} is now implemented" in done.replies[0].text
+    clock.now = moments[-1].replace(hour=9)
+
+    assert (await _facts(runtime, clock, zone="Europe/Berlin")).implemented_this_year == 3
+    assert (await _facts(runtime, clock, zone="UTC")).implemented_this_year == 2
+    assert (await _facts(runtime, clock, ("sales",), zone="Europe/Berlin")
+            ).implemented_this_year == 2  # KZ-2 and KZ-4
+    assert (await _facts(runtime, clock, ("ops",), zone="Europe/Berlin")
+            ).implemented_this_year == 1  # KZ-3
+
+
+async def test_supporters_count_people_not_emoji_and_lead_the_digest(
+        runtime: Runtime, clock: Clock, make_chat) -> None:  # type: ignore[no-untyped-def]
+    """The supporter count kept on the idea follows every add and removal: two emoji from one
+    person are one supporter until both are gone; a decided idea leaves "most supported"."""
+    author = make_chat("U_AUTHOR")
+    for n in range(1, 4):
+        await author.say(f"/kaizen standard: s; problem: p{n}; proposal: idea {n}")
+    ana, ben = make_chat("U_ANA"), make_chat("U_BEN")
+
+    async def supporters() -> list[int]:
+        async with runtime.unit_of_work() as uow:
+            return [idea.support for idea in await uow.ideas.list()]
+
+    await ana.react(2, "+1")
+    await ana.react(2, "heart")
+    await ana.react(2, "heart")  # the same reaction again changes nothing
+    assert await supporters() == [0, 1, 0]
+    await ben.react(2, "tada")
+    await ben.react(3, "+1")
+    assert await supporters() == [0, 2, 1]
+    await ana.react(2, "+1", added=False)
+    assert await supporters() == [0, 2, 1]  # Ana still supports it with a heart
+    await ana.react(2, "heart", added=False)
+    assert await supporters() == [0, 1, 1]
+
+    facts = await _facts(runtime, clock)
+    assert [(i.key, i.support) for i in facts.support_leaders] == [("KZ-3", 1), ("KZ-2", 1)]
+    await make_chat(MANAGER).say("/kaizen reject KZ-3 reason: not now")
+    facts = await _facts(runtime, clock)
+    assert [(i.key, i.support) for i in facts.support_leaders] == [("KZ-2", 1)]

@@ -15,7 +15,7 @@ from storage.models import Base
 TABLES = {
     "people", "conversations", "ideas", "idea_events", "processed_events", "processes",
     "standard_versions", "idea_reactions", "channels", "idea_posts", "outbox",
-    "conversation_refs", "digest_subscriptions", "digest_runs",
+    "conversation_refs", "digest_subscriptions", "digest_runs", "inbox", "implemented_days",
 }
 
 
@@ -99,3 +99,56 @@ async def test_latest_migration_round_trips_with_data(database_url: str) -> None
         return MigrationContext.configure(sync_connection).get_current_revision()
 
     assert await _inspect(database_url, _revision) == head
+
+
+async def test_the_digest_tallies_backfill_to_what_the_live_paths_keep(database_url: str) -> None:
+    """0010 backfills the implemented-per-day tally and each idea's supporters from the ideas
+    and reactions: taken down and up again, they equal what captures, reactions and the
+    implement transition kept while the bot ran."""
+    from sqlalchemy import text
+
+    from bot.events import MessageEvent, ReactionEvent, UserRef
+    from bot.service import KaizenService
+    from bot.turn import Policy
+    from storage.database import create_session_factory
+    from storage.unit_of_work import SqlUnitOfWork
+
+    def user(name: str) -> UserRef:
+        return UserRef("console", "local", name, name)
+
+    async def tallies() -> tuple[list, list]:  # type: ignore[type-arg]
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                days = (await connection.execute(text(
+                    "SELECT area, count FROM implemented_days ORDER BY area"))).all()
+                supporters = (await connection.execute(text(
+                    "SELECT id, supporters FROM ideas ORDER BY id"))).all()
+            return [tuple(row) for row in days], [tuple(row) for row in supporters]
+        finally:
+            await engine.dispose()
+
+    engine = create_engine(database_url)
+    try:
+        service = KaizenService(lambda: SqlUnitOfWork(create_session_factory(engine)),
+                                policy=Policy(managers=frozenset({"M"})))
+        for n, area in enumerate(("ops", "ops", "sales", ""), start=1):
+            tag = f" #{area}" if area else ""
+            await service.handle_message(MessageEvent(
+                f"c{n}", user("ana"), f"/kaizen standard: s; problem: p; proposal: x{n}{tag}"))
+        for n in (1, 2, 4):
+            await service.handle_message(MessageEvent(f"a{n}", user("M"),
+                                                      f"/kaizen approve KZ-{n}"))
+            await service.handle_message(MessageEvent(f"i{n}", user("M"),
+                                                      f"/kaizen implemented KZ-{n} process: P"))
+        for n, (who, idea, emoji) in enumerate((("bo", 3, "+1"), ("cy", 3, "heart"),
+                                                ("cy", 3, "tada"), ("bo", 2, "+1"))):
+            await service.handle_reaction(ReactionEvent(f"r{n}", user(who), idea, emoji, True))
+    finally:
+        await engine.dispose()
+
+    kept = await tallies()
+    assert kept == ([("", 1), ("*", 3), ("ops", 2)], [(1, 0), (2, 1), (3, 2), (4, 0)])
+    await asyncio.to_thread(migrate.downgrade, database_url, "0009")
+    await asyncio.to_thread(migrate.upgrade, database_url)
+    assert await tallies() == kept

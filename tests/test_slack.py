@@ -64,6 +64,7 @@ async def test_full_capture_in_the_dm_then_posted_to_the_ideas_channel(
         assert expected in blocks
     assert "KZ-1" in post.params["text"]
     assert any("saved as KZ-1" in t for t in texts_to(slack, DM))
+    await slack.idle()  # the post's ts is saved once Slack has answered the post
     async with slack.runtime.sessions() as session:
         stored = (await session.execute(select(IdeaPostRow))).scalar_one()
     assert (stored.channel, stored.idea_id) == (IDEAS_CHANNEL, 1)

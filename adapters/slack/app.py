@@ -1,10 +1,13 @@
 """The Slack adapter: slack-bolt listeners that translate Slack payloads into core events, and
 a sender that turns queued replies into Web API calls.
 
-A listener runs one core turn (milliseconds: the database is local to the turn) and returns,
-so bolt answers Slack well inside its 3 s. Everything for the Web API is queued in the outbox in
-the same transaction and sent by the :class:`~adapters.delivery.Deliverer`, which retries 429s
-(honouring ``Retry-After``), 5xx and timeouts without ever losing a message.
+Events (DMs, mentions, reactions, buttons) are acknowledged as soon as they are stored in the
+inbox (:mod:`adapters.inbox`): one insert and one commit, so Slack hears back inside its 3 s
+however many people capture at once; their turns run right after, in order per person. The
+slash command still runs its turn before answering, because its answer is the response.
+Everything for the Web API is queued in the outbox in the turn's transaction and sent by the
+:class:`~adapters.delivery.Deliverer`, which retries 429s (honouring ``Retry-After``), 5xx and
+timeouts without ever losing a message.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from adapters.delivery import (
     idea_post_context,
     queue_result,
 )
+from adapters.inbox import EventInbox
 from adapters.runtime import Runtime
 from adapters.scheduler import digest_delivered, digest_view
 from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_digest, render_idea, render_reply
 from adapters.slack.reactions import normalise as normalise_reaction
 from adapters.slack.text import slack_to_plain
 from bot.events import MessageEvent, ReactionEvent, UserRef
+from bot.ports import StorageUnavailable
 from bot.replies import Reply, TurnResult, reply_from_dict, reply_to_dict
 from bot.service import AfterTurn, TurnConflict, utcnow
 from storage.outbox import OutboxItem
@@ -53,6 +58,8 @@ PERMANENT_ERRORS = frozenset({
     "token_revoked", "user_not_found", "cannot_dm_bot", "missing_scope", "restricted_action",
 })
 BUSY_TEXT = "Sorry, that clashed with another change. Please send it again."
+CONTEXT_KEY = "kaizen_context"
+"""Where a stored event keeps what bolt told the ack about it (our bot user id)."""
 DM_HINT = "I've sent you a direct message to capture your idea there."
 
 
@@ -89,6 +96,7 @@ class SlackAdapter:
         self._reject_hint = (settings.reject_reactions or ["x"])[0]
         self._ideas_channel_default = settings.ideas_channel
         self.deliverer = Deliverer(runtime, PLATFORM, self.send)
+        self.inbox = EventInbox(runtime, PLATFORM, self._process)
         self._digest_pacer = ConversationPacer(1, 1.0)
         self._socket_handler: Any = None
         self._register()
@@ -97,11 +105,11 @@ class SlackAdapter:
 
     def _register(self) -> None:
         self.app.command("/kaizen")(self._on_command)
-        self.app.event("message")(self._on_message)
-        self.app.event("app_mention")(self._on_mention)
-        self.app.event("reaction_added")(self._on_reaction_added)
-        self.app.event("reaction_removed")(self._on_reaction_removed)
-        self.app.action(re.compile(f"^{BUTTON_ACTION_PREFIX}"))(self._on_button)
+        self.app.event("message")(self._ack_message)
+        self.app.event("app_mention")(self._ack_mention)
+        self.app.event("reaction_added")(self._ack_reaction)
+        self.app.event("reaction_removed")(self._ack_reaction)
+        self.app.action(re.compile(f"^{BUTTON_ACTION_PREFIX}"))(self._ack_button)
         self.app.error(self._on_error)
 
     async def handle_http(self, request: web.Request) -> web.Response:
@@ -124,6 +132,7 @@ class SlackAdapter:
 
     async def start(self, app_token: str | None = None) -> None:
         self.deliverer.start()
+        self.inbox.start()
         if app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -133,9 +142,64 @@ class SlackAdapter:
     async def stop(self) -> None:
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
+        await self.inbox.stop()
         await self.deliverer.stop()
 
-    # --- listeners ------------------------------------------------------------------------------
+    # --- acks: what Slack waits for -------------------------------------------------------------
+
+    async def _ack_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return  # other bots, our own posts, edits and deletions are not answers
+        if event.get("user"):
+            await self._accept("message", body, event["user"],
+                               f"im-{event.get('channel')}-{event.get('ts')}")
+
+    async def _ack_mention(self, body: dict[str, Any], event: dict[str, Any],
+                           context: dict[str, Any]) -> None:
+        if event.get("bot_id") or not event.get("user"):
+            return
+        # The turn needs our own user id (to strip the mention); bolt knows it only now.
+        stored = {**body, CONTEXT_KEY: {"bot_user_id": context.get("bot_user_id")}}
+        await self._accept("app_mention", stored, event["user"], f"mention-{event.get('ts')}")
+
+    async def _ack_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if (event.get("item") or {}).get("type") != "message" or not event.get("user"):
+            return
+        await self._accept(str(event.get("type")), body, event["user"],
+                           f"reaction-{event.get('event_ts')}")
+
+    async def _ack_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user_id = (body.get("user") or {}).get("id", "")
+        await self._accept("button", body, user_id, _button_event_id(body, action))
+
+    async def _accept(self, kind: str, body: dict[str, Any], user_id: str,
+                      fallback_id: str) -> None:
+        """Store the event for its turn (the ack's one commit); with the database out, run the
+        turn now instead, which answers "try again" straight through the Web API."""
+        team = body.get("team_id") or (body.get("team") or {}).get("id", "")
+        try:
+            await self.inbox.accept(body.get("event_id") or fallback_id, kind,
+                                    f"{team}:{user_id}", body)
+        except StorageUnavailable as exc:
+            log.warning("Slack %s not stored for later (%s): running its turn now", kind, exc)
+            await self._process(kind, body)
+
+    async def _process(self, kind: str, body: dict[str, Any]) -> None:
+        """Run the turn of an acknowledged event (see :mod:`adapters.inbox`)."""
+        event = body.get("event") or {}
+        if kind == "message":
+            await self._on_message(body, event)
+        elif kind == "app_mention":
+            await self._on_mention(body, event, body.get(CONTEXT_KEY) or {})
+        elif kind in {"reaction_added", "reaction_removed"}:
+            await self._on_reaction(body, event, added=kind == "reaction_added")
+        elif kind == "button":
+            await self._on_button(body, (body.get("actions") or [{}])[0])
+        else:
+            log.error("stored Slack event of unknown kind %r dropped", kind)
+
+    # --- turns ----------------------------------------------------------------------------------
 
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         """``/kaizen …``: answered at once; a capture continues in the person's DM."""
@@ -215,12 +279,6 @@ class SlackAdapter:
 
         await self._run_message(message, team, None, queue)
 
-    async def _on_reaction_added(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        await self._on_reaction(body, event, added=True)
-
-    async def _on_reaction_removed(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        await self._on_reaction(body, event, added=False)
-
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any],
                            added: bool) -> None:
         """A reaction on an idea post: managers decide, everyone else supports."""
@@ -255,15 +313,14 @@ class SlackAdapter:
             raise
         self.deliverer.kick()
 
-    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _on_button(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A quick-answer button (e.g. Continue / Start over) is the same as typing its value."""
-        await ack()
         user_id = (body.get("user") or {}).get("id", "")
         team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
         channel = (body.get("channel") or {}).get("id")
         user = await self._user(team, user_id)
         message = MessageEvent(
-            event_id=f"action-{action.get('action_ts')}-{user_id}",
+            event_id=_button_event_id(body, action),
             user=user, text=str(action.get("value", "")), channel=channel,
             source={"channel_type": "im"},
         )
@@ -406,6 +463,10 @@ class SlackAdapter:
                 del self._names[stale]
         self._names[user_id] = (time.monotonic() + (NAME_TTL_SECONDS if name else 300), name)
         return name
+
+
+def _button_event_id(body: dict[str, Any], action: dict[str, Any]) -> str:
+    return f"action-{action.get('action_ts')}-{(body.get('user') or {}).get('id', '')}"
 
 
 def _render_all(replies: list[Reply]) -> tuple[str, list[dict[str, Any]]]:
