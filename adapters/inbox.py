@@ -186,7 +186,8 @@ class EventInbox:
         now = utcnow()
         async with self._runtime.unit_of_work() as uow:
             dropped = await uow.inbox.discard_older(self._platform, now - self.too_old)
-            left = await uow.inbox.left_behind(self._platform, now - self.left_behind)
+            left = await uow.inbox.left_behind(self._platform, now - self.left_behind,
+                                               now - self.too_old)
             await uow.commit()
         if dropped:
             log.warning("%s inbox: dropped %d events older than %s that never finished",

@@ -321,6 +321,21 @@ class ImplementedDayRow(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class IdeaHourRow(Base):
+    """How many ideas were captured in an area in a UTC hour (and in all areas: ``"*"``),
+    kept by :meth:`SqlIdeas.add`: a digest's 14-day trend and the week's active areas read a
+    few hundred of these instead of walking 38,000 index entries at a million ideas a year."""
+
+    __tablename__ = "idea_hours"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    area: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class InboxRow(Base):
     """A platform event acknowledged before its turn ran: written in the ack's one commit, so
     the platform hears back within its deadline and a crash before the turn loses nothing (the

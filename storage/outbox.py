@@ -228,11 +228,13 @@ class SqlInbox:
                 synchronize_session=False))
 
     async def left_behind(self, platform: str, received_before: datetime,
-                          limit: int = 100) -> list[InboxEvent]:
-        """Events nobody finished (their worker crashed or was stopped), oldest first."""
+                          received_after: datetime, limit: int = 100) -> list[InboxEvent]:
+        """Events nobody finished (their worker crashed or was stopped), oldest first; those
+        received before ``received_after`` are too old to replay."""
         rows = await self._session.scalars(
             select(InboxRow)
-            .where(InboxRow.platform == platform, InboxRow.received_at < received_before)
+            .where(InboxRow.platform == platform, InboxRow.received_at < received_before,
+                   InboxRow.received_at >= received_after)
             .order_by(InboxRow.received_at, InboxRow.id).limit(limit))
         return [InboxEvent(row.id, row.event_id, row.kind, row.person_key, row.body)
                 for row in rows]

@@ -30,6 +30,7 @@ from storage.models import (
     ChannelRow,
     ConversationRow,
     IdeaEventRow,
+    IdeaHourRow,
     IdeaPostRow,
     IdeaReactionRow,
     IdeaRow,
@@ -277,6 +278,22 @@ def _decision_values(to_status: str, decider_id: int | None, reason: str | None,
     return values
 
 
+async def _add_to_tally(session: AsyncSession, model: Any, area: str | None,
+                        **key: Any) -> None:
+    """One more for ``area`` ("" for none) and for all areas (``ALL_AREAS``) at ``key`` in a
+    tally table (ImplementedDayRow, IdeaHourRow): an upsert, so concurrent turns add up."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values([{**key, "area": tally_area, "count": 1}
+                                      for tally_area in (area or "", ALL_AREAS)])
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=[*key, "area"], set_={"count": model.count + 1}))
+
+
+def _utc_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 class SqlIdeas:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -298,6 +315,8 @@ class SqlIdeas:
         )
         self._session.add(row)
         await self._session.flush()
+        await _add_to_tally(self._session, IdeaHourRow, idea.area, platform=idea.platform,
+                            workspace=idea.workspace, hour=_utc_hour(idea.created_at))
         # No re-read: a new idea has no decider, process or support yet, and its author is
         # already in this session's identity map (the turn loaded them), so no query at all.
         author = await self._session.get(PersonRow, idea.author_id)
@@ -373,17 +392,9 @@ class SqlIdeas:
 
     async def _count_implemented(self, platform: str, workspace: str, area: str | None,
                                  now: datetime) -> None:
-        """Add one to the area's implemented tally for the UTC day and to the day's total
-        (see ImplementedDayRow)."""
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        day = now.astimezone(UTC).date()
-        statement = insert(ImplementedDayRow).values([
-            {"platform": platform, "workspace": workspace, "area": tally_area, "day": day,
-             "count": 1} for tally_area in (area or "", ALL_AREAS)])
-        await self._session.execute(statement.on_conflict_do_update(
-            index_elements=["platform", "workspace", "day", "area"],
-            set_={"count": ImplementedDayRow.count + 1}))
+        """Add one to the area's implemented tally for the UTC day (see ImplementedDayRow)."""
+        await _add_to_tally(self._session, ImplementedDayRow, area, platform=platform,
+                            workspace=workspace, day=now.astimezone(UTC).date())
 
     async def edit(self, idea_id: int, fields: dict[str, str], now: datetime) -> bool:
         allowed = {k: v for k, v in fields.items() if k in {"standard", "problem", "proposal"}}

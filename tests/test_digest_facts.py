@@ -129,3 +129,23 @@ async def test_supporters_count_people_not_emoji_and_lead_the_digest(
     await make_chat(MANAGER).say("/kaizen reject KZ-3 reason: not now")
     facts = await _facts(runtime, clock)
     assert [(i.key, i.support) for i in facts.support_leaders] == [("KZ-2", 1)]
+
+
+async def test_trend_from_hourly_tallies_matches_counting_in_any_zone(
+        runtime: Runtime, clock: Clock, make_chat) -> None:  # type: ignore[no-untyped-def]
+    """Zones whose midnight is a UTC hour read the hourly tally plus the unfinished hour;
+    India's half-hour midnight is counted in the index: the days come out right either way."""
+    chat = make_chat("U_TREND")
+    for moment, area in ((clock.now.replace(day=1, hour=18, minute=40), "ops"),  # 00:10 IST
+                         (clock.now.replace(hour=8, minute=20), "ops"),
+                         (clock.now.replace(hour=9, minute=5), "late")):  # unfinished hour
+        clock.now = moment
+        await chat.say(f"/kaizen standard: s; problem: p; proposal: at {moment:%H:%M} #{area}")
+    clock.now = clock.now.replace(hour=9, minute=10)
+    for zone, last_two in (("UTC", [1, 2]), ("Europe/Berlin", [1, 2]), ("Asia/Kolkata", [0, 3])):
+        facts = await _facts(runtime, clock, zone=zone)
+        assert facts.trend[-2:] == last_two, zone
+        assert sum(facts.trend) == 3 and facts.by_area == {"ops": 2, "late": 1}, zone
+        assert facts.silent_areas == [], zone  # both areas were heard from this week
+    only_late = await _facts(runtime, clock, ("late",), zone="Europe/Berlin")
+    assert only_late.trend[-2:] == [0, 1]

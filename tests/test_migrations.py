@@ -16,6 +16,7 @@ TABLES = {
     "people", "conversations", "ideas", "idea_events", "processed_events", "processes",
     "standard_versions", "idea_reactions", "channels", "idea_posts", "outbox",
     "conversation_refs", "digest_subscriptions", "digest_runs", "inbox", "implemented_days",
+    "idea_hours",
 }
 
 
@@ -102,9 +103,9 @@ async def test_latest_migration_round_trips_with_data(database_url: str) -> None
 
 
 async def test_the_digest_tallies_backfill_to_what_the_live_paths_keep(database_url: str) -> None:
-    """0010 backfills the implemented-per-day tally and each idea's supporters from the ideas
-    and reactions: taken down and up again, they equal what captures, reactions and the
-    implement transition kept while the bot ran."""
+    """0010 and 0011 backfill the implemented-per-day tally, each idea's supporters and the
+    captures per hour from the ideas and reactions: taken down and up again, they equal what
+    captures, reactions and the implement transition kept while the bot ran."""
     from sqlalchemy import text
 
     from bot.events import MessageEvent, ReactionEvent, UserRef
@@ -116,7 +117,7 @@ async def test_the_digest_tallies_backfill_to_what_the_live_paths_keep(database_
     def user(name: str) -> UserRef:
         return UserRef("console", "local", name, name)
 
-    async def tallies() -> tuple[list, list]:  # type: ignore[type-arg]
+    async def tallies() -> tuple[list, list, list]:  # type: ignore[type-arg]
         engine = create_engine(database_url)
         try:
             async with engine.connect() as connection:
@@ -124,7 +125,10 @@ async def test_the_digest_tallies_backfill_to_what_the_live_paths_keep(database_
                     "SELECT area, count FROM implemented_days ORDER BY area"))).all()
                 supporters = (await connection.execute(text(
                     "SELECT id, supporters FROM ideas ORDER BY id"))).all()
-            return [tuple(row) for row in days], [tuple(row) for row in supporters]
+                hours = (await connection.execute(text(
+                    "SELECT area, count FROM idea_hours ORDER BY area"))).all()
+            return ([tuple(row) for row in days], [tuple(row) for row in supporters],
+                    [tuple(row) for row in hours])
         finally:
             await engine.dispose()
 
@@ -148,7 +152,8 @@ async def test_the_digest_tallies_backfill_to_what_the_live_paths_keep(database_
         await engine.dispose()
 
     kept = await tallies()
-    assert kept == ([("", 1), ("*", 3), ("ops", 2)], [(1, 0), (2, 1), (3, 2), (4, 0)])
+    assert kept == ([("", 1), ("*", 3), ("ops", 2)], [(1, 0), (2, 1), (3, 2), (4, 0)],
+                    [("", 1), ("*", 4), ("ops", 2), ("sales", 1)])
     await asyncio.to_thread(migrate.downgrade, database_url, "0009")
     await asyncio.to_thread(migrate.upgrade, database_url)
     assert await tallies() == kept

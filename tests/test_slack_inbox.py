@@ -87,6 +87,7 @@ async def test_an_event_too_old_to_act_on_is_dropped_with_a_warning(
     slack: SlackDriver, caplog: pytest.LogCaptureFixture,
 ) -> None:
     inbox = inbox_of(slack)
+    await inbox.stop()  # no background sweep: this test's sweep is the one that finds it
     async with slack.runtime.unit_of_work() as uow:
         body = {**payload("event_message_im"), "event_id": "EvSTALE"}
         await uow.inbox.add("slack", "EvSTALE", "message", f"T0001:{AUTHOR}", body,
