@@ -95,7 +95,10 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** attempts, 3600))
 
 
-Send = Callable[[OutboxItem], Awaitable[None]]
+Bookkeeping = Callable[[Any], Awaitable[None]]
+"""Storage work that follows a successful send (e.g. remembering where an idea was posted),
+given the round's closing unit of work: it commits together with the items marked sent."""
+Send = Callable[[OutboxItem], Awaitable[Bookkeeping | None]]
 
 
 class BackgroundTask:
@@ -171,21 +174,41 @@ class Deliverer(BackgroundTask):
             items = await uow.outbox.claim(self._platform, utcnow())
             await uow.commit()
         sent: list[int] = []
+        after: list[Bookkeeping] = []
+        posted: set[int | None] = set()
         try:
             for item in items:
-                if await self._deliver(item):
+                if item.kind == "idea_post":
+                    if item.idea_id in posted:  # its post must be on record before an update
+                        await self._close_round(sent, after)
+                        posted.clear()
+                    posted.add(item.idea_id)
+                went_out, bookkeeping = await self._deliver(item)
+                if went_out:
                     sent.append(item.id)
+                    if bookkeeping is not None:
+                        after.append(bookkeeping)
         finally:
-            if sent:
-                async with self._runtime.unit_of_work() as uow:
-                    await uow.outbox.mark_sent(sent, utcnow())
-                    await uow.commit()
+            await self._close_round(sent, after)
         return len(items)
 
-    async def _deliver(self, item: OutboxItem) -> bool:
-        """Send one item; True if it went out (the caller marks it sent)."""
+    async def _close_round(self, sent: list[int], after: list[Bookkeeping]) -> None:
+        """Mark what went out as sent, with its bookkeeping, in one transaction (a post's
+        own transaction to save its ts was 6 % of a capture's CPU)."""
+        if not sent:
+            return
+        async with self._runtime.unit_of_work() as uow:
+            for bookkeeping in after:
+                await bookkeeping(uow)
+            await uow.outbox.mark_sent(sent, utcnow())
+            await uow.commit()
+        sent.clear()
+        after.clear()
+
+    async def _deliver(self, item: OutboxItem) -> tuple[bool, Bookkeeping | None]:
+        """Send one item: whether it went out (the caller marks it sent) and what to record."""
         try:
-            await self._send(item)
+            bookkeeping = await self._send(item)
         except DeferredDelivery as exc:
             log.info("%s delivery %d (%s) waits: %s", self._platform, item.id, item.kind, exc)
             async with self._runtime.unit_of_work() as uow:
@@ -204,8 +227,8 @@ class Deliverer(BackgroundTask):
             wait = getattr(exc, "seconds", None)
             await self._record(item, _describe(exc), give_up=give_up, wait=wait)
         else:
-            return True
-        return False
+            return True, bookkeeping
+        return False, None
 
     async def _record(self, item: OutboxItem, error: str, give_up: bool,
                       wait: float | None = None) -> None:

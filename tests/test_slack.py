@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from adapters.runtime import Runtime
-from adapters.server import build_app
+from adapters.server import SLACK, build_app
 from storage.models import IdeaPostRow, OutboxRow, ProcessedEventRow
 from tests.conftest import MANAGER, all_ideas, get_idea
 from tests.fake_slack import FakeSlack
@@ -297,3 +297,19 @@ async def test_app_mention_in_a_channel_continues_in_the_dm(slack: SlackDriver) 
         stored = await uow.drafts.load(UserRef("slack", "T0001", AUTHOR), None)  # type: ignore[arg-type]
     assert stored.draft is not None
     assert stored.draft.answers == {"problem": "Reduce changeover time on line 3"}
+
+
+async def test_a_post_and_its_update_in_one_delivery_round_make_one_post(
+    slack: SlackDriver,
+) -> None:
+    """The post's ts is recorded with the round's closing transaction; an update of the same
+    idea later in that round must still find it (one post, then an update, never two posts)."""
+    deliverer = slack.client.app[SLACK].deliverer
+    await deliverer.stop()
+    await slack.command("standard: by hand; problem: slow; proposal: log torque")
+    await slack.command("approve KZ-1", user=MANAGER)
+    await deliverer.run_once()
+    assert len(slack.idea_posts()) == 1
+    [update] = slack.fake.of("chat.update")
+    assert update.params["ts"] == await idea_ts(slack)  # the ts the post was given
+    assert "approved" in json.dumps(update.params["blocks"]).lower()

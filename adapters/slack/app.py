@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.delivery import (
+    Bookkeeping,
     ConversationPacer,
     Deliverer,
     PermanentDeliveryError,
@@ -366,12 +367,12 @@ class SlackAdapter:
 
     # --- sending (called by the deliverer) ------------------------------------------------------
 
-    async def send(self, item: OutboxItem) -> None:
+    async def send(self, item: OutboxItem) -> Bookkeeping | None:
         try:
             if item.kind == "message":
                 await self._send_message(item)
             elif item.kind == "idea_post":
-                await self._send_idea(item)
+                return await self._send_idea(item)
             elif item.kind == "digest":
                 await self._send_digest(item)
             else:
@@ -414,30 +415,26 @@ class SlackAdapter:
         response = await self.client.conversations_open(users=user_id)
         return str(response["channel"]["id"])
 
-    async def _send_idea(self, item: OutboxItem) -> None:
-        """Post the idea to the ideas channel, or update its post in place."""
+    async def _send_idea(self, item: OutboxItem) -> Bookkeeping | None:
+        """Post the idea to the ideas channel, or update its post in place; where it was
+        posted is recorded with the deliverer's round (see :class:`Deliverer`)."""
         idea, post, configured = await idea_post_context(self._runtime, PLATFORM, item)
         if idea is None:
-            return
+            return None
         text, blocks = render_idea(idea, self._approve_hint, self._reject_hint)
         if post is not None:
             await self.client.chat_update(channel=post[0], ts=post[1], text=text, blocks=blocks)
-            async with self._runtime.unit_of_work() as uow:
-                await uow.idea_posts.touch(idea.id, PLATFORM, utcnow())
-                await uow.commit()
-            return
+            return lambda uow: uow.idea_posts.touch(idea.id, PLATFORM, utcnow())
         channel = configured.channel_id if configured else self._ideas_channel_default
         if not channel:
             log.warning("%s not posted: no ideas channel (type `/kaizen ideas here` in one, or "
                         "set KAIZEN_IDEAS_CHANNEL)", idea.key)
-            return
+            return None
         response = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
                                                       unfurl_links=False, unfurl_media=False)
-        async with self._runtime.unit_of_work() as uow:
-            await uow.idea_posts.save(idea.id, PLATFORM, str(response["channel"]),
-                                      str(response["ts"]), utcnow())
-            await uow.commit()
-        log.info("%s posted to %s", idea.key, response["channel"])
+        posted_in, ts = str(response["channel"]), str(response["ts"])
+        log.info("%s posted to %s", idea.key, posted_in)
+        return lambda uow: uow.idea_posts.save(idea.id, PLATFORM, posted_in, ts, utcnow())
 
     # --- people ---------------------------------------------------------------------------------
 
