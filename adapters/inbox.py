@@ -33,10 +33,15 @@ log = logging.getLogger(__name__)
 LEFT_BEHIND = timedelta(seconds=60)
 TOO_OLD = timedelta(minutes=15)
 SWEEP_SECONDS = 30.0
+IN_MEMORY = 200
+"""Events held in memory at most (each is its platform's whole JSON body). Beyond that a flood
+waits in the table, and the workers fetch it in order as they catch up: memory stays flat
+however far the turns fall behind the acks."""
 WORKERS = 4
 """Turns running at once. More only queue on the database (SQLite has one writer) while acks
 wait for the event loop; four keep PostgreSQL's round trips overlapped."""
 FLUSH_EVERY = 50
+REFILL_CHECK_SECONDS = 0.5
 
 Process = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Runs one stored event's turn: ``(kind, body)``. Raising leaves the row to be replayed."""
@@ -47,9 +52,12 @@ class EventInbox:
 
     def __init__(self, runtime: Runtime, platform: str, process: Process,
                  workers: int = WORKERS, left_behind: timedelta = LEFT_BEHIND,
-                 too_old: timedelta = TOO_OLD) -> None:
+                 too_old: timedelta = TOO_OLD, in_memory: int = IN_MEMORY) -> None:
         self._runtime = runtime
         self.left_behind, self.too_old = left_behind, too_old
+        self.in_memory = in_memory
+        self._spilled: deque[int] = deque()  # accepted here, waiting only in the table
+        self._refilling = False
         self._platform = platform
         self._process = process
         self._workers = workers
@@ -75,13 +83,40 @@ class EventInbox:
         if row_id is None:
             log.info("%s event %s is already waiting for its turn", self._platform, event_id)
             return False
-        if self._tasks:  # stopping: the row waits for a sweep (here or in another process)
-            self._enqueue(InboxEvent(row_id, event_id, kind, person_key, body))
+        if not self._tasks:  # stopping: the row waits for a sweep (here or in another process)
+            return True
+        if self._spilled or len(self._in_hand) >= self.in_memory:
+            # A flood: this one waits in the table behind those already there, in order.
+            self._spilled.append(row_id)
+            return True
+        self._enqueue(InboxEvent(row_id, event_id, kind, person_key, body))
         return True
 
     def _enqueue(self, event: InboxEvent) -> None:
+        if event.id in self._in_hand:  # a refill and its own ack can both meet a new row
+            return
         self._in_hand.add(event.id)
         self._queue.put_nowait(event)
+
+    async def _refill(self) -> None:
+        """Fetch the events this process left in the table during a flood, in the order they
+        came, as room frees up (by id: another process's events are its own business)."""
+        self._refilling = True
+        try:
+            room = self.in_memory - len(self._in_hand)
+            ids = [self._spilled.popleft() for _ in range(min(room, len(self._spilled)))]
+            if not ids:
+                return
+            try:
+                async with self._runtime.unit_of_work() as uow:
+                    events = await uow.inbox.by_ids(ids)
+            except BaseException:
+                self._spilled.extendleft(reversed(ids))  # still waiting: try again later
+                raise
+            for event in events:
+                self._enqueue(event)
+        finally:
+            self._refilling = False
 
     # --- running turns --------------------------------------------------------------------------
 
@@ -104,20 +139,31 @@ class EventInbox:
         self._queue = asyncio.Queue()  # their rows stay: a later sweep replays them
         self._behind.clear()
         self._in_hand.clear()
+        self._spilled.clear()
         with contextlib.suppress(Exception):
             await self._flush()
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Until every accepted event's turn has run and its row is gone (tests, shutdown)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self._in_hand or self._finished:
+        while self._in_hand or self._finished or self._spilled:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"{len(self._in_hand)} {self._platform} events still waiting")
             await asyncio.sleep(0.01)
 
     async def _work(self) -> None:
         while True:
-            event = await self._queue.get()
+            if self._spilled and not self._refilling and \
+                    len(self._in_hand) < self.in_memory // 2:
+                try:
+                    await self._refill()
+                except Exception as exc:  # the database may be down: the sweep retries
+                    log.warning("%s inbox: could not fetch waiting events: %s",
+                                self._platform, exc)
+            try:
+                event = await asyncio.wait_for(self._queue.get(), REFILL_CHECK_SECONDS)
+            except TimeoutError:
+                continue
             behind = self._behind.get(event.person_key)
             if behind is not None:  # that person's earlier event is running: go after it
                 behind.append(event)
@@ -192,7 +238,9 @@ class EventInbox:
         if dropped:
             log.warning("%s inbox: dropped %d events older than %s that never finished",
                         self._platform, dropped, TOO_OLD)
-        replay = [event for event in left if event.id not in self._in_hand]
+        waiting_for_room = set(self._spilled)  # a flood's events: fetched in order anyway
+        replay = [event for event in left
+                  if event.id not in self._in_hand and event.id not in waiting_for_room]
         for event in replay:
             log.info("%s inbox: replaying event %s (%s)", self._platform, event.event_id,
                      event.kind)

@@ -3,6 +3,8 @@
     python bench/serve.py app PORT        # kaizen's aiohttp app (settings from the environment)
     python bench/serve.py app-stock PORT  # the same without the msrest start-up fix (Teams stock)
     python bench/serve.py ceiling PORT    # bare aiohttp + one bolt ack dispatch + one commit
+    python bench/serve.py teams-sdk PORT  # botbuilder alone: CloudAdapter + a bot that replies
+    python bench/serve.py teams-sdk-stock PORT  # the same without our two fixes
 
 With KAIZEN_BENCH_PROFILE=FILE the server writes a cProfile of its event-loop thread to FILE.MODE
 when it stops.
@@ -59,17 +61,64 @@ def ceiling_app(settings: Settings) -> web.Application:
     return app
 
 
+def teams_sdk_app(settings: Settings, fixed: bool) -> web.Application:
+    """botbuilder's own work in a Teams turn and nothing of ours: a message activity through
+    CloudAdapter (local mode) to a bot that sends one reply to the (fake) Bot Connector; stock,
+    or with our two fixes (adapters/teams/performance.py)."""
+    from botbuilder.core import TurnContext
+    from botbuilder.integration.aiohttp import (
+        CloudAdapter,
+        ConfigurationBotFrameworkAuthentication,
+    )
+    from botbuilder.schema import Activity
+
+    from adapters.teams.config import BotConfig
+    from adapters.teams.performance import (
+        CachedConnectorAuthentication,
+        apply_msrest_retry_policy_fix,
+    )
+
+    if fixed:
+        apply_msrest_retry_policy_fix()
+    authentication = CachedConnectorAuthentication if fixed else \
+        ConfigurationBotFrameworkAuthentication
+    adapter = CloudAdapter(authentication(BotConfig(settings)))
+
+    async def bot(turn_context: TurnContext) -> None:
+        await turn_context.send_activity("ok")
+
+    async def handle(request: web.Request) -> web.Response:
+        activity = Activity().deserialize(await request.json())
+        await adapter.process_activity(request.headers.get("Authorization", ""), activity, bot)
+        return web.Response(status=201)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/api/messages", handle)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
 def main() -> None:
     mode, port = sys.argv[1], int(sys.argv[2])
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
     if mode == "ceiling":
         app = ceiling_app(settings)
+    elif mode in {"teams-sdk", "teams-sdk-stock"}:
+        app = teams_sdk_app(settings, fixed=mode == "teams-sdk")
     else:
         if mode == "app-stock":
+            from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+
+            import adapters.teams.app as teams
             import adapters.teams.performance as fix
 
             fix._applied = True  # pretend it ran: msrest keeps its list scan (stock behaviour)
+            teams.CachedConnectorAuthentication = (  # type: ignore[misc]
+                ConfigurationBotFrameworkAuthentication)  # and a new client every turn
         app = build_app(Runtime.create(settings), scheduler=False)
     asyncio.set_event_loop(asyncio.new_event_loop())
     profile_to = os.environ.get("KAIZEN_BENCH_PROFILE")

@@ -53,12 +53,36 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _revision(connection: Any) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def _refresh_statistics(engine: Any) -> None:
+    """After a schema change, give the planner fresh statistics (new tables and indexes have
+    none) and, on PostgreSQL, a vacuum: a backfill that rewrote many rows (0010 touched a fifth
+    of all ideas, just under autovacuum's threshold) clears the visibility map, and index-only
+    counts then visit the heap: 112 ms instead of 2 for the digest's waiting count."""
+    async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.exec_driver_sql("VACUUM (ANALYZE)")
+        else:
+            await connection.exec_driver_sql("ANALYZE")
+            await connection.commit()
+
+
 async def _run_async() -> None:
     engine = create_engine(_database_url(), poolclass=NullPool, sqlite_foreign_keys=False)
     try:
         async with engine.connect() as connection:
+            before = await connection.run_sync(_revision)
             await connection.run_sync(_configure)
             await connection.commit()
+            after = await connection.run_sync(_revision)
+        if after != before:
+            await _refresh_statistics(engine)
     finally:
         await engine.dispose()
 

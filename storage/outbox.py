@@ -239,6 +239,13 @@ class SqlInbox:
         return [InboxEvent(row.id, row.event_id, row.kind, row.person_key, row.body)
                 for row in rows]
 
+    async def by_ids(self, ids: list[int]) -> list[InboxEvent]:
+        """These events (those still here), in the order they came."""
+        rows = await self._session.scalars(
+            select(InboxRow).where(InboxRow.id.in_(ids)).order_by(InboxRow.id))
+        return [InboxEvent(row.id, row.event_id, row.kind, row.person_key, row.body)
+                for row in rows]
+
     async def discard_older(self, platform: str, received_before: datetime) -> int:
         """Drop events too old to act on now (an answer from yesterday would land on today's
         question); returns how many."""

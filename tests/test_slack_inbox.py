@@ -3,6 +3,7 @@ once each, and replayed if the process that acknowledged them died before the tu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -98,3 +99,34 @@ async def test_an_event_too_old_to_act_on_is_dropped_with_a_warning(
     assert "dropped 1 events older than" in caplog.text
     assert await count(slack, InboxRow) == 0
     assert await count(slack, ProcessedEventRow) == 0
+
+
+async def test_a_flood_waits_in_the_table_and_memory_holds_only_a_few(
+    slack: SlackDriver,
+) -> None:
+    """Beyond ``in_memory`` events the rest wait in the table and are fetched in order as the
+    workers catch up: three people's captures interleaved all come out right."""
+    inbox = inbox_of(slack)
+    inbox.in_memory = 2
+    turns_may_run = asyncio.Event()  # turns wait while the acks pile up: a flood
+    process = inbox._process
+
+    async def held_back(kind: str, body: dict) -> None:  # type: ignore[type-arg]
+        await turns_may_run.wait()
+        await process(kind, body)
+
+    inbox._process = held_back  # type: ignore[method-assign]
+    people = ["U0FLOOD1", "U0FLOOD2", "U0FLOOD3"]
+    held, waiting = [], []
+    for answer in ("/kaizen", "standard {n}", "problem {n}", "proposal {n}"):
+        for n, person in enumerate(people):
+            assert await slack.dm(answer.format(n=n), user=person, wait=False) == 200
+            held.append(len(inbox._in_hand))
+            waiting.append(len(inbox._spilled))
+    turns_may_run.set()
+    await slack.idle()
+    assert max(held) <= 2 and max(waiting) == 10  # the rest waited in the table only
+    ideas = sorted(await all_ideas(slack.runtime), key=lambda idea: idea.proposal)
+    assert [(i.standard, i.problem, i.proposal) for i in ideas] == [
+        (f"standard {n}", f"problem {n}", f"proposal {n}") for n in range(3)]
+    assert await count(slack, InboxRow) == 0

@@ -21,7 +21,6 @@ from aiohttp import web
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
 )
 from botbuilder.schema import (
     Activity,
@@ -45,7 +44,10 @@ from adapters.scheduler import digest_delivered, digest_view
 from adapters.teams.bot import KaizenTeamsBot
 from adapters.teams.cards import digest_card, form_card, idea_card
 from adapters.teams.config import BotConfig
-from adapters.teams.performance import apply_msrest_retry_policy_fix
+from adapters.teams.performance import (
+    CachedConnectorAuthentication,
+    apply_msrest_retry_policy_fix,
+)
 from adapters.teams.text import bare_conversation_id, clean_text, normalise_reaction, tenant_of
 from bot import commands, flow
 from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
@@ -71,7 +73,7 @@ class TeamsAdapter:
         self._runtime = runtime
         self._service = runtime.service
         self.config = BotConfig(settings)
-        self.cloud = CloudAdapter(ConfigurationBotFrameworkAuthentication(self.config))
+        self.cloud = CloudAdapter(CachedConnectorAuthentication(self.config))
         self.cloud.on_turn_error = self._on_turn_error
         self.bot = KaizenTeamsBot(self)
         self.deliverer = Deliverer(runtime, PLATFORM, self.send)
