@@ -4,7 +4,8 @@
     python bench/serve.py app-stock PORT  # the same without the msrest start-up fix (Teams stock)
     python bench/serve.py ceiling PORT    # bare aiohttp + one bolt ack dispatch + one commit
     python bench/serve.py teams-sdk PORT  # botbuilder alone: CloudAdapter + a bot that replies
-    python bench/serve.py teams-sdk-stock PORT  # the same without our two fixes
+    python bench/serve.py teams-sdk-stock PORT  # the same without our fixes
+    python bench/serve.py teams-sdk-silent[-stock] PORT  # the same, the bot not replying
 
 With KAIZEN_BENCH_PROFILE=FILE the server writes a cProfile of its event-loop thread to FILE.MODE
 when it stops.
@@ -61,10 +62,10 @@ def ceiling_app(settings: Settings) -> web.Application:
     return app
 
 
-def teams_sdk_app(settings: Settings, fixed: bool) -> web.Application:
+def teams_sdk_app(settings: Settings, fixed: bool, reply: bool) -> web.Application:
     """botbuilder's own work in a Teams turn and nothing of ours: a message activity through
-    CloudAdapter (local mode) to a bot that sends one reply to the (fake) Bot Connector; stock,
-    or with our two fixes (adapters/teams/performance.py)."""
+    CloudAdapter (local mode) to a bot that sends one reply to the (fake) Bot Connector, or
+    none; stock, or with our fixes (adapters/teams/performance.py)."""
     from botbuilder.core import TurnContext
     from botbuilder.integration.aiohttp import (
         CloudAdapter,
@@ -85,7 +86,8 @@ def teams_sdk_app(settings: Settings, fixed: bool) -> web.Application:
     adapter = CloudAdapter(authentication(BotConfig(settings)))
 
     async def bot(turn_context: TurnContext) -> None:
-        await turn_context.send_activity("ok")
+        if reply:
+            await turn_context.send_activity("ok")
 
     async def handle(request: web.Request) -> web.Response:
         activity = Activity().deserialize(await request.json())
@@ -107,8 +109,9 @@ def main() -> None:
     settings = Settings()
     if mode == "ceiling":
         app = ceiling_app(settings)
-    elif mode in {"teams-sdk", "teams-sdk-stock"}:
-        app = teams_sdk_app(settings, fixed=mode == "teams-sdk")
+    elif mode.startswith("teams-sdk"):
+        app = teams_sdk_app(settings, fixed=not mode.endswith("-stock"),
+                            reply="silent" not in mode)
     else:
         if mode == "app-stock":
             from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication

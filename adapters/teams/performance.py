@@ -18,6 +18,7 @@ from collections import OrderedDict
 from typing import Any
 
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+from botframework.connector.auth import AuthenticationConstants
 from botframework.connector.auth.connector_factory import ConnectorFactory
 from msrest.universal_http.requests import ClientRetryPolicy
 
@@ -50,10 +51,30 @@ class CachedConnectorAuthentication(ConfigurationBotFrameworkAuthentication):
     def __init__(self, configuration: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(configuration, *args, **kwargs)
         self._clients: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._token_clients: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
+        """Inbound turns get their connector factory here (not from
+        :meth:`create_connector_factory`): wrap it too."""
+        result = await super().authenticate_request(activity, auth_header)
+        if result.connector_factory is not None:
+            result.connector_factory = _CachedConnectorFactory(result.connector_factory,
+                                                               self._clients)
+        return result
 
     def create_connector_factory(self, claims_identity: Any) -> ConnectorFactory:
         return _CachedConnectorFactory(super().create_connector_factory(claims_identity),
                                        self._clients)
+
+    async def create_user_token_client(self, claims_identity: Any) -> Any:
+        """Every turn also gets a user-token client (another msrest pipeline) that a bot
+        without sign-in never uses: one per app id serves them all."""
+        key = (_app_id(claims_identity),)
+        client = self._token_clients.get(key)
+        if client is None:
+            client = await super().create_user_token_client(claims_identity)
+            _remember(self._token_clients, key, client)
+        return client
 
 
 class _CachedConnectorFactory(ConnectorFactory):
@@ -67,9 +88,21 @@ class _CachedConnectorFactory(ConnectorFactory):
         client = self._clients.get(key)
         if client is None:
             client = await self._inner.create(service_url, audience)
-            self._clients[key] = client
-            while len(self._clients) > CACHED_CLIENTS:
-                self._clients.popitem(last=False)
+            _remember(self._clients, key, client)
         else:
             self._clients.move_to_end(key)
         return client
+
+
+def _remember(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...],
+              client: Any) -> None:
+    cache[key] = client
+    while len(cache) > CACHED_CLIENTS:
+        cache.popitem(last=False)  # the least recently used
+
+
+def _app_id(claims_identity: Any) -> str | None:
+    """The bot's app id in a turn's claims (audience from a channel, appid from the Emulator),
+    as botbuilder reads it; None for local mode's anonymous claims."""
+    return (claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+            or claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM))
