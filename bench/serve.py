@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -53,13 +54,7 @@ def ceiling_app(settings: Settings) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application()
-    app.router.add_post("/slack/events", handle)
-    app.router.add_get("/healthz", healthz)
-    return app
+    return _bare_app("/slack/events", handle)
 
 
 def teams_sdk_app(settings: Settings, fixed: bool, reply: bool) -> web.Application:
@@ -94,11 +89,16 @@ def teams_sdk_app(settings: Settings, fixed: bool, reply: bool) -> web.Applicati
         await adapter.process_activity(request.headers.get("Authorization", ""), activity, bot)
         return web.Response(status=201)
 
+    return _bare_app("/api/messages", handle)
+
+
+def _bare_app(path: str, handle: Any) -> web.Application:
+    """One POST route and the ``/healthz`` the load generator waits for."""
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     app = web.Application()
-    app.router.add_post("/api/messages", handle)
+    app.router.add_post(path, handle)
     app.router.add_get("/healthz", healthz)
     return app
 
