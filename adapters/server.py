@@ -17,6 +17,7 @@ RUNTIME = web.AppKey("runtime", Runtime)
 SLACK: web.AppKey[Any] = web.AppKey("slack")
 TEAMS: web.AppKey[Any] = web.AppKey("teams")
 SCHEDULER: web.AppKey[Any] = web.AppKey("scheduler")
+HOUSEKEEPER: web.AppKey[Any] = web.AppKey("housekeeper")
 READY_TIMEOUT_S = 3.0
 
 
@@ -49,6 +50,7 @@ def build_app(runtime: Runtime, scheduler: bool = False) -> web.Application:
     _mount_teams(app, runtime)
     if scheduler:
         _start_scheduler(app, runtime)
+    _start_housekeeping(app)
     access = mount_board(app, runtime)
     if not runtime.settings.slack_enabled and runtime.settings.teams_local_mode:
         # First run: no chat platform yet. Show the way in, and how to add ideas.
@@ -61,6 +63,23 @@ def build_app(runtime: Runtime, scheduler: bool = False) -> web.Application:
 
     app.on_cleanup.append(_close)
     return app
+
+
+def _start_housekeeping(app: web.Application) -> None:
+    """Prune old event ids and delivered outbox rows (adapters/housekeeping.py), hourly."""
+    from adapters.housekeeping import Housekeeper
+
+    housekeeper = Housekeeper(app[RUNTIME])
+    app[HOUSEKEEPER] = housekeeper
+
+    async def _start(_app: web.Application) -> None:
+        housekeeper.start()
+
+    async def _stop(_app: web.Application) -> None:
+        await housekeeper.stop()
+
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop)
 
 
 def _start_scheduler(app: web.Application, runtime: Runtime) -> None:

@@ -60,6 +60,19 @@ class SqlOutbox:
         )
         return int(result.rowcount or 0)
 
+    async def prune(self, sent_before: datetime, failed_before: datetime,
+                    batch: int = 5000) -> int:
+        """Delete up to ``batch`` delivered rows older than ``sent_before`` and given-up rows
+        older than ``failed_before`` (pending rows are never touched); returns how many."""
+        old = select(OutboxRow.id).where(or_(
+            (OutboxRow.status == "sent") & (OutboxRow.sent_at < sent_before),
+            (OutboxRow.status == "failed") & (OutboxRow.created_at < failed_before),
+        )).limit(batch)
+        result = await self._session.execute(
+            delete(OutboxRow).where(OutboxRow.id.in_(old.scalar_subquery()))
+            .execution_options(synchronize_session=False))
+        return int(result.rowcount or 0)
+
     async def defer(self, item_id: int, reason: str, until: datetime) -> None:
         """Wait without counting an attempt (e.g. no conversation with that person yet)."""
         await self._session.execute(

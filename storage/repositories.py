@@ -66,6 +66,15 @@ class SqlProcessedEvents:
         result = await self._session.execute(statement)
         return bool(result.rowcount)
 
+    async def prune(self, received_before: datetime, batch: int = 5000) -> int:
+        """Forget up to ``batch`` event ids older than any platform retry; returns how many."""
+        old = select(ProcessedEventRow.id).where(
+            ProcessedEventRow.received_at < received_before).limit(batch)
+        result = await self._session.execute(
+            delete(ProcessedEventRow).where(ProcessedEventRow.id.in_(old.scalar_subquery()))
+            .execution_options(synchronize_session=False))
+        return int(result.rowcount or 0)
+
 
 def _person(row: PersonRow) -> Person:
     return Person(
