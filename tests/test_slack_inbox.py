@@ -40,6 +40,9 @@ async def test_the_ack_stores_the_event_and_a_dead_workers_event_is_replayed_onc
     await inbox.stop()  # acknowledged, then the process "dies" before the turn runs
     assert await slack.dm("/kaizen", event_id="EvCRASH1", wait=False) == 200
     assert await count(slack, InboxRow) == 1
+    async with slack.runtime.sessions() as session:
+        stored = await session.scalar(select(InboxRow.body))
+    assert stored["event"]["text"] == "/kaizen" and "token" not in stored  # no secrets kept
     assert await count(slack, ProcessedEventRow) == 0  # no turn has run
 
     inbox.left_behind = timedelta(0)  # a sweep a minute later, here or in another process

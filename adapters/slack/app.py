@@ -179,9 +179,11 @@ class SlackAdapter:
         """Store the event for its turn (the ack's one commit); with the database out, run the
         turn now instead, which answers "try again" straight through the Web API."""
         team = body.get("team_id") or (body.get("team") or {}).get("id", "")
+        # Slack's legacy verification token rides in every payload: it is not stored.
+        stored = {key: value for key, value in body.items() if key != "token"}
         try:
             await self.inbox.accept(body.get("event_id") or fallback_id, kind,
-                                    f"{team}:{user_id}", body)
+                                    f"{team}:{user_id}", stored)
         except StorageUnavailable as exc:
             log.warning("Slack %s not stored for later (%s): running its turn now", kind, exc)
             await self._process(kind, body)
