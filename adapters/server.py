@@ -69,14 +69,17 @@ def _start_housekeeping(app: web.Application) -> None:
     """Prune old event ids and delivered outbox rows (adapters/housekeeping.py), hourly."""
     from adapters.housekeeping import Housekeeper
 
-    housekeeper = Housekeeper(app[RUNTIME])
-    app[HOUSEKEEPER] = housekeeper
+    app[HOUSEKEEPER] = housekeeper = Housekeeper(app[RUNTIME])
+    _alongside(app, housekeeper)
 
+
+def _alongside(app: web.Application, task: Any) -> None:
+    """Run a background task (``start()`` / ``await stop()``) for the server's lifetime."""
     async def _start(_app: web.Application) -> None:
-        housekeeper.start()
+        task.start()
 
     async def _stop(_app: web.Application) -> None:
-        await housekeeper.stop()
+        await task.stop()
 
     app.on_startup.append(_start)
     app.on_shutdown.append(_stop)
@@ -88,17 +91,8 @@ def _start_scheduler(app: web.Application, runtime: Runtime) -> None:
 
     platforms = {name: app[key].deliverer.kick for name, key in (("slack", SLACK),
                                                                   ("teams", TEAMS)) if key in app}
-    scheduler = DigestScheduler(runtime, platforms)
-    app[SCHEDULER] = scheduler
-
-    async def _start(_app: web.Application) -> None:
-        scheduler.start()
-
-    async def _stop(_app: web.Application) -> None:
-        await scheduler.stop()
-
-    app.on_startup.append(_start)
-    app.on_shutdown.append(_stop)
+    app[SCHEDULER] = scheduler = DigestScheduler(runtime, platforms)
+    _alongside(app, scheduler)
     log.info("digest scheduler on (platforms: %s)", ", ".join(sorted(platforms)) or "none")
 
 
@@ -118,14 +112,7 @@ def _mount_teams(app: web.Application, runtime: Runtime) -> None:
         log.info("Microsoft Teams: mounted POST /api/messages (app %s, %s, every request's "
                  "token validated)", adapter.config.APP_ID, adapter.config.APP_TYPE)
 
-    async def _start(_app: web.Application) -> None:
-        adapter.deliverer.start()
-
-    async def _stop(_app: web.Application) -> None:
-        await adapter.deliverer.stop()
-
-    app.on_startup.append(_start)
-    app.on_shutdown.append(_stop)
+    _alongside(app, adapter.deliverer)
 
 
 def _mount_slack(app: web.Application, runtime: Runtime) -> None:
