@@ -42,6 +42,7 @@ WORKERS = 4
 wait for the event loop; four keep PostgreSQL's round trips overlapped."""
 FLUSH_EVERY = 50
 REFILL_CHECK_SECONDS = 0.5
+REFILL_BACKOFF_SECONDS = 5.0
 
 Process = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Runs one stored event's turn: ``(kind, body)``. Raising leaves the row to be replayed."""
@@ -58,6 +59,7 @@ class EventInbox:
         self.in_memory = in_memory
         self._spilled: deque[int] = deque()  # accepted here, waiting only in the table
         self._refilling = False
+        self._refill_after = 0.0  # loop time before which a failed refill is not retried
         self._platform = platform
         self._process = process
         self._workers = workers
@@ -153,13 +155,16 @@ class EventInbox:
 
     async def _work(self) -> None:
         while True:
-            if self._spilled and not self._refilling and \
-                    len(self._in_hand) < self.in_memory // 2:
+            loop_time = asyncio.get_running_loop().time()
+            if self._spilled and not self._refilling and loop_time >= self._refill_after \
+                    and len(self._in_hand) < self.in_memory // 2:
                 try:
                     await self._refill()
-                except Exception as exc:  # the database may be down: the sweep retries
-                    log.warning("%s inbox: could not fetch waiting events: %s",
-                                self._platform, exc)
+                except Exception as exc:  # the database may be down: wait, then try again
+                    self._refill_after = loop_time + REFILL_BACKOFF_SECONDS
+                    log.warning("%s inbox: could not fetch %d waiting events, trying again in "
+                                "%.0f s: %s", self._platform, len(self._spilled),
+                                REFILL_BACKOFF_SECONDS, exc)
             try:
                 event = await asyncio.wait_for(self._queue.get(), REFILL_CHECK_SECONDS)
             except TimeoutError:
