@@ -67,6 +67,7 @@ class EventInbox:
         self._behind: dict[str, deque[InboxEvent]] = {}  # person → events after the running one
         self._in_hand: set[int] = set()  # queued or running here: the sweep leaves them alone
         self._finished: list[int] = []  # done, row not yet deleted
+        self._deleting = 0  # done, row being deleted right now
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- the ack path ---------------------------------------------------------------------------
@@ -148,7 +149,7 @@ class EventInbox:
     async def idle(self, timeout: float = 10.0) -> None:
         """Until every accepted event's turn has run and its row is gone (tests, shutdown)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self._in_hand or self._finished or self._spilled:
+        while self._in_hand or self._finished or self._spilled or self._deleting:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"{len(self._in_hand)} {self._platform} events still waiting")
             await asyncio.sleep(0.01)
@@ -203,6 +204,7 @@ class EventInbox:
         done, self._finished = self._finished, []
         if not done:
             return
+        self._deleting += len(done)
         try:
             async with self._runtime.unit_of_work() as uow:
                 await uow.inbox.delete(done)
@@ -210,6 +212,8 @@ class EventInbox:
         except BaseException:
             self._finished.extend(done)  # try again with the next batch
             raise
+        finally:
+            self._deleting -= len(done)
 
     async def _flush_logged(self) -> None:
         try:
