@@ -57,41 +57,6 @@ def ceiling_app(settings: Settings) -> web.Application:
     return _bare_app("/slack/events", handle)
 
 
-def teams_sdk_app(settings: Settings, fixed: bool, reply: bool) -> web.Application:
-    """botbuilder's own work in a Teams turn and nothing of ours: a message activity through
-    CloudAdapter (local mode) to a bot that sends one reply to the (fake) Bot Connector, or
-    none; stock, or with our fixes (adapters/teams/performance.py)."""
-    from botbuilder.core import TurnContext
-    from botbuilder.integration.aiohttp import (
-        CloudAdapter,
-        ConfigurationBotFrameworkAuthentication,
-    )
-    from botbuilder.schema import Activity
-
-    from adapters.teams.config import BotConfig
-    from adapters.teams.performance import (
-        CachedConnectorAuthentication,
-        apply_msrest_retry_policy_fix,
-    )
-
-    if fixed:
-        apply_msrest_retry_policy_fix()
-    authentication = CachedConnectorAuthentication if fixed else \
-        ConfigurationBotFrameworkAuthentication
-    adapter = CloudAdapter(authentication(BotConfig(settings)))
-
-    async def bot(turn_context: TurnContext) -> None:
-        if reply:
-            await turn_context.send_activity("ok")
-
-    async def handle(request: web.Request) -> web.Response:
-        activity = Activity().deserialize(await request.json())
-        await adapter.process_activity(request.headers.get("Authorization", ""), activity, bot)
-        return web.Response(status=201)
-
-    return _bare_app("/api/messages", handle)
-
-
 def _bare_app(path: str, handle: Any) -> web.Application:
     """One POST route and the ``/healthz`` the load generator waits for."""
     async def healthz(request: web.Request) -> web.Response:
@@ -110,18 +75,15 @@ def main() -> None:
     if mode == "ceiling":
         app = ceiling_app(settings)
     elif mode.startswith("teams-sdk"):
-        app = teams_sdk_app(settings, fixed=not mode.endswith("-stock"),
-                            reply="silent" not in mode)
+        from adapters.teams.measure import botbuilder_only_handler
+
+        app = _bare_app("/api/messages", botbuilder_only_handler(
+            settings, fixed=not mode.endswith("-stock"), reply="silent" not in mode))
     else:
         if mode == "app-stock":
-            from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+            from adapters.teams.measure import use_stock_botbuilder
 
-            import adapters.teams.app as teams
-            import adapters.teams.performance as fix
-
-            fix._applied = True  # pretend it ran: msrest keeps its list scan (stock behaviour)
-            teams.CachedConnectorAuthentication = (  # type: ignore[misc]
-                ConfigurationBotFrameworkAuthentication)  # and a new client every turn
+            use_stock_botbuilder()
         app = build_app(Runtime.create(settings), scheduler=False)
     asyncio.set_event_loop(asyncio.new_event_loop())
     profile_to = os.environ.get("KAIZEN_BENCH_PROFILE")
