@@ -101,6 +101,18 @@ given the round's closing unit of work: it commits together with the items marke
 Send = Callable[[OutboxItem], Awaitable[Bookkeeping | None]]
 
 
+async def repeatedly(action: Callable[[], Awaitable[Any]], seconds: float, what: str) -> None:
+    """Run ``action`` now and then every ``seconds``, until cancelled. A failure (the database
+    may be down) is logged with its traceback and the action simply runs again next time."""
+    while True:
+        try:
+            await action()
+        except Exception as exc:  # CancelledError is not an Exception: cancelling still stops
+            log.warning("%s failed, trying again in %.0f s: %s", what, seconds, exc,
+                        exc_info=exc)
+        await asyncio.sleep(seconds)
+
+
 class BackgroundTask:
     """Owns one asyncio task that runs :meth:`_loop` from start until stop."""
 

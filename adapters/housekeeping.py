@@ -14,7 +14,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from adapters.delivery import BackgroundTask
+from adapters.delivery import BackgroundTask, repeatedly
 from adapters.runtime import Runtime
 from bot.service import utcnow
 
@@ -56,11 +56,4 @@ class Housekeeper(BackgroundTask):
 
     async def _loop(self) -> None:
         await asyncio.sleep(FIRST_RUN_SECONDS)  # not in the way of start-up
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database may be down: try at the next round
-                log.warning("housekeeping failed, trying again in an hour: %s", exc)
-            await asyncio.sleep(EVERY_SECONDS)
+        await repeatedly(self.run_once, EVERY_SECONDS, "housekeeping")

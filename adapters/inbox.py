@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from adapters.delivery import repeatedly
 from adapters.runtime import Runtime
 from bot.service import utcnow
 from storage.outbox import InboxEvent
@@ -128,8 +129,9 @@ class EventInbox:
             return
         self._tasks = [asyncio.create_task(self._work(), name=f"inbox-{self._platform}-{n}")
                        for n in range(self._workers)]
-        self._tasks.append(asyncio.create_task(self._sweep_loop(),
-                                               name=f"inbox-{self._platform}-sweep"))
+        self._tasks.append(asyncio.create_task(
+            repeatedly(self.sweep, SWEEP_SECONDS, f"{self._platform} inbox sweep"),
+            name=f"inbox-{self._platform}-sweep"))
 
     async def stop(self) -> None:
         """Cancel the workers; unfinished events stay in the table and are replayed later."""
@@ -224,16 +226,6 @@ class EventInbox:
 
     # --- left behind ----------------------------------------------------------------------------
 
-    async def _sweep_loop(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database may be down: try at the next sweep
-                log.warning("%s inbox sweep failed: %s", self._platform, exc)
-            await asyncio.sleep(SWEEP_SECONDS)
-
     async def sweep(self) -> int:
         """Replay events nobody finished; drop those too old to act on. Returns how many were
         queued again."""
@@ -246,7 +238,7 @@ class EventInbox:
             await uow.commit()
         if dropped:
             log.warning("%s inbox: dropped %d events older than %s that never finished",
-                        self._platform, dropped, TOO_OLD)
+                        self._platform, dropped, self.too_old)
         waiting_for_room = set(self._spilled)  # a flood's events: fetched in order anyway
         replay = [event for event in left
                   if event.id not in self._in_hand and event.id not in waiting_for_room]

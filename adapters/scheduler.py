@@ -9,13 +9,12 @@ The outbox then delivers with retries, so a failed post is retried, not duplicat
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from adapters.delivery import BackgroundTask
+from adapters.delivery import BackgroundTask, repeatedly
 from adapters.runtime import Runtime
 from bot.digest import DigestView, compose, view_from_dict
 from bot.schedule import decide
@@ -50,14 +49,7 @@ class DigestScheduler(BackgroundTask):
         self._clock = clock
 
     async def _loop(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be down: try again next tick
-                log.exception("digest scheduler tick failed; retrying next tick")
-            await asyncio.sleep(TICK_SECONDS)
+        await repeatedly(self.tick, TICK_SECONDS, "digest scheduler tick")
 
     async def tick(self) -> TickReport:
         """Decide every subscription (pure, in memory), then claim and queue the due ones in

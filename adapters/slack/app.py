@@ -312,7 +312,8 @@ class SlackAdapter:
         try:
             await self._service.handle_reaction(reaction, after_turn=queue)
         except TurnConflict:
-            log.warning("reaction %s kept conflicting; Slack will retry it", reaction.event_id)
+            log.warning("reaction %s kept conflicting; the inbox will replay it",
+                        reaction.event_id)
             raise
         self.deliverer.kick()
 
