@@ -151,7 +151,8 @@ class EventInbox:
     async def idle(self, timeout: float = 10.0) -> None:
         """Until every accepted event's turn has run and its row is gone (tests, shutdown)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self._in_hand or self._finished or self._spilled or self._deleting:
+        while (self._in_hand or self._finished or self._spilled or self._deleting
+               or self._refilling):  # a refill holds ids it took off _spilled until queued
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"{len(self._in_hand)} {self._platform} events still waiting")
             await asyncio.sleep(0.01)
