@@ -24,7 +24,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -44,6 +43,7 @@ from storage.models import (
     ProcessRow,
     StandardVersionRow,
 )
+from storage.repositories import dialect_insert
 
 WAITING_SHOWN = 10
 LEADERS = 3
@@ -165,10 +165,8 @@ class SqlDigests:
         (a run another worker already has is left out)."""
         if not runs:
             return {}
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         rows = await self._session.execute(
-            insert(DigestRunRow).values([
+            dialect_insert(self._session)(DigestRunRow).values([
                 {"subscription_id": sub_id, "local_date": local_date,
                  "scheduled_for": at, "period_start": start, "period_end": at,
                  "status": status, "created_at": now}

@@ -42,15 +42,19 @@ from storage.models import (
 )
 
 
+def dialect_insert(session: AsyncSession) -> Any:
+    """The ``insert`` of the dialect in use, which has ``ON CONFLICT`` (both support it)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" \
+        else sqlite.insert
+
+
 def _insert_ignoring_conflicts(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` for the dialect in use (both support it natively).
 
     Unlike catching an IntegrityError this leaves a PostgreSQL transaction usable, and a
     concurrent insert of the same key waits for the other transaction instead of failing.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).values(**values).on_conflict_do_nothing()
+    return dialect_insert(session)(table).values(**values).on_conflict_do_nothing()
 
 
 class SqlProcessedEvents:
@@ -291,9 +295,7 @@ async def _add_to_tally(session: AsyncSession, model: Any, area: str | None,
                         **key: Any) -> None:
     """One more for ``area`` ("" for none) and for all areas (``ALL_AREAS``) at ``key`` in a
     tally table (ImplementedDayRow, IdeaHourRow): an upsert, so concurrent turns add up."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values([{**key, "area": tally_area, "count": 1}
+    statement = dialect_insert(session)(model).values([{**key, "area": tally_area, "count": 1}
                                       for tally_area in (area or "", ALL_AREAS)])
     await session.execute(statement.on_conflict_do_update(
         index_elements=[*key, "area"], set_={"count": model.count + 1}))
