@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConversationRefRow, IdeaPostRow, InboxRow, OutboxRow
-from storage.repositories import _insert_ignoring_conflicts
+from storage.repositories import _insert_ignoring_conflicts, delete_some
 
 LEASE = timedelta(seconds=60)
 """How long a claimed row is reserved for one deliverer; a crashed one's rows come back."""
@@ -64,14 +64,10 @@ class SqlOutbox:
                     batch: int = 5000) -> int:
         """Delete up to ``batch`` delivered rows older than ``sent_before`` and given-up rows
         older than ``failed_before`` (pending rows are never touched); returns how many."""
-        old = select(OutboxRow.id).where(or_(
+        return await delete_some(self._session, OutboxRow, or_(
             (OutboxRow.status == "sent") & (OutboxRow.sent_at < sent_before),
             (OutboxRow.status == "failed") & (OutboxRow.created_at < failed_before),
-        )).limit(batch)
-        result = await self._session.execute(
-            delete(OutboxRow).where(OutboxRow.id.in_(old.scalar_subquery()))
-            .execution_options(synchronize_session=False))
-        return int(result.rowcount or 0)
+        ), limit=batch)
 
     async def defer(self, item_id: int, reason: str, until: datetime) -> None:
         """Wait without counting an attempt (e.g. no conversation with that person yet)."""
@@ -249,15 +245,13 @@ class SqlInbox:
             .where(InboxRow.platform == platform, InboxRow.received_at < received_before,
                    InboxRow.received_at >= received_after)
             .order_by(InboxRow.received_at, InboxRow.id).limit(limit))
-        return [InboxEvent(row.id, row.event_id, row.kind, row.person_key, row.body)
-                for row in rows]
+        return [_inbox_event(row) for row in rows]
 
     async def by_ids(self, ids: list[int]) -> list[InboxEvent]:
         """These events (those still here), in the order they came."""
         rows = await self._session.scalars(
             select(InboxRow).where(InboxRow.id.in_(ids)).order_by(InboxRow.id))
-        return [InboxEvent(row.id, row.event_id, row.kind, row.person_key, row.body)
-                for row in rows]
+        return [_inbox_event(row) for row in rows]
 
     async def discard_older(self, platform: str, received_before: datetime) -> int:
         """Drop events too old to act on now (an answer from yesterday would land on today's
@@ -266,3 +260,7 @@ class SqlInbox:
             delete(InboxRow).where(InboxRow.platform == platform,
                                    InboxRow.received_at < received_before))
         return int(result.rowcount or 0)
+
+
+def _inbox_event(row: InboxRow) -> InboxEvent:
+    return InboxEvent(row.id, row.event_id, row.kind, row.person_key, row.body)

@@ -57,6 +57,15 @@ def _insert_ignoring_conflicts(session: AsyncSession, table: Any, values: dict[s
     return dialect_insert(session)(table).values(**values).on_conflict_do_nothing()
 
 
+async def delete_some(session: AsyncSession, model: Any, *where: Any, limit: int) -> int:
+    """Delete at most ``limit`` rows matching ``where`` (housekeeping goes in batches so no
+    statement holds the database for long); returns how many went."""
+    some = select(model.id).where(*where).limit(limit).scalar_subquery()
+    result = await session.execute(
+        delete(model).where(model.id.in_(some)).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
+
+
 class SqlProcessedEvents:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -72,12 +81,8 @@ class SqlProcessedEvents:
 
     async def prune(self, received_before: datetime, batch: int = 5000) -> int:
         """Forget up to ``batch`` event ids older than any platform retry; returns how many."""
-        old = select(ProcessedEventRow.id).where(
-            ProcessedEventRow.received_at < received_before).limit(batch)
-        result = await self._session.execute(
-            delete(ProcessedEventRow).where(ProcessedEventRow.id.in_(old.scalar_subquery()))
-            .execution_options(synchronize_session=False))
-        return int(result.rowcount or 0)
+        return await delete_some(self._session, ProcessedEventRow,
+                                 ProcessedEventRow.received_at < received_before, limit=batch)
 
 
 def _person(row: PersonRow) -> Person:
@@ -295,8 +300,8 @@ async def _add_to_tally(session: AsyncSession, model: Any, area: str | None,
                         **key: Any) -> None:
     """One more for ``area`` ("" for none) and for all areas (``ALL_AREAS``) at ``key`` in a
     tally table (ImplementedDayRow, IdeaHourRow): an upsert, so concurrent turns add up."""
-    statement = dialect_insert(session)(model).values([{**key, "area": tally_area, "count": 1}
-                                      for tally_area in (area or "", ALL_AREAS)])
+    statement = dialect_insert(session)(model).values(
+        [{**key, "area": tally_area, "count": 1} for tally_area in (area or "", ALL_AREAS)])
     await session.execute(statement.on_conflict_do_update(
         index_elements=[*key, "area"], set_={"count": model.count + 1}))
 
