@@ -43,7 +43,7 @@ from storage.models import (
     ProcessRow,
     StandardVersionRow,
 )
-from storage.repositories import dialect_insert
+from storage.repositories import dialect_insert, utc_hour
 
 WAITING_SHOWN = 10
 LEADERS = 3
@@ -401,7 +401,7 @@ class SqlDigests:
                   for i in range(TREND_DAYS)]
         if any(bound.minute or bound.second for bound in bounds):
             return await self._trend_counted(in_scope, bounds, end)
-        this_hour = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        this_hour = utc_hour(end)
         tallied = [IdeaHourRow.platform == platform, IdeaHourRow.workspace == workspace,
                    IdeaHourRow.hour < this_hour]
         hours = await self._session.execute(

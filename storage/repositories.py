@@ -306,7 +306,8 @@ async def _add_to_tally(session: AsyncSession, model: Any, area: str | None,
         index_elements=[*key, "area"], set_={"count": model.count + 1}))
 
 
-def _utc_hour(moment: datetime) -> datetime:
+def utc_hour(moment: datetime) -> datetime:
+    """The start of the UTC hour ``moment`` falls in (the key of the hourly capture tally)."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
@@ -332,7 +333,7 @@ class SqlIdeas:
         self._session.add(row)
         await self._session.flush()
         await _add_to_tally(self._session, IdeaHourRow, idea.area, platform=idea.platform,
-                            workspace=idea.workspace, hour=_utc_hour(idea.created_at))
+                            workspace=idea.workspace, hour=utc_hour(idea.created_at))
         # No re-read: a new idea has no decider, process or support yet, and its author is
         # already in this session's identity map (the turn loaded them), so no query at all.
         author = await self._session.get(PersonRow, idea.author_id)
