@@ -22,7 +22,7 @@ $(VENV)/.installed-dev: pyproject.toml
 ## run: install, migrate the database (SQLite ./kaizen.db by default), start `kaizen serve`
 run: $(VENV)/.installed-run
 	$(BIN)/kaizen db upgrade
-	exec $(BIN)/kaizen serve
+	exec $(BIN)/kaizen serve --local-if-unconfigured
 
 ## test: install with dev extras and run the whole suite (PostgreSQL too if KAIZEN_TEST_POSTGRES_URL)
 test: $(VENV)/.installed-dev

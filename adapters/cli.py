@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from adapters import console, idea_export
 from adapters.runtime import DatabaseNotReady, Runtime
 from adapters.settings import Settings
+from adapters.teams.local import is_loopback_host
 
 log = logging.getLogger("kaizen")
 
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: KAIZEN_PORT or 3978)")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="do not run the daily digest scheduler in this process")
+    serve.add_argument("--local-if-unconfigured", action="store_true",
+                       help="when neither Slack nor Teams is configured, turn on Teams local "
+                       "mode (KAIZEN_TEAMS_LOCAL) on 127.0.0.1 for the Microsoft 365 Agents "
+                       "Playground (`make run` does this)")
 
     db = commands.add_parser("db", help="database migrations (Alembic)")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -118,9 +123,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from adapters.server import build_app
 
-    runtime = Runtime.create(settings)
     host = args.host or settings.host
     port = args.port or settings.port
+    if args.local_if_unconfigured and not settings.platform_configured \
+            and not settings.teams_local:
+        if is_loopback_host(host):
+            settings = settings.model_copy(update={"teams_local": True})
+            log.info("no Slack or Teams credentials: Teams local mode turned on for the "
+                     "Microsoft 365 Agents Playground (only this machine may connect)")
+        else:
+            log.info("no Slack or Teams credentials, but %s is not a loopback address: Teams "
+                     "local mode stays off (set KAIZEN_TEAMS_LOCAL=true to force it)", host)
+    runtime = Runtime.create(settings)
     log.info("database: %s", runtime.safe_database_url)
     if args.no_scheduler:
         log.info("digest scheduler disabled (--no-scheduler)")

@@ -52,7 +52,7 @@ def build_app(runtime: Runtime, scheduler: bool = False) -> web.Application:
         _start_scheduler(app, runtime)
     _start_housekeeping(app)
     access = mount_board(app, runtime)
-    if not runtime.settings.slack_enabled and runtime.settings.teams_local_mode:
+    if not runtime.settings.platform_configured:
         # First run: no chat platform yet. Show the way in, and how to add ideas.
         log.info("Board: %s/ (sign in with this link, valid 12 h: %s). Add ideas with "
                  "`kaizen chat` and watch them appear.", access.public_url,
@@ -97,18 +97,29 @@ def _start_scheduler(app: web.Application, runtime: Runtime) -> None:
 
 
 def _mount_teams(app: web.Application, runtime: Runtime) -> None:
-    """Teams at ``POST /api/messages``: JWT-validated with an app id, local mode without."""
+    """Teams at ``POST /api/messages``: JWT-validated with an app id; local mode (loopback
+    peers only) when ``KAIZEN_TEAMS_LOCAL=true``; otherwise not mounted at all (404)."""
+    settings = runtime.settings
+    if not settings.teams_enabled:
+        log.info("Microsoft Teams: not mounted (set MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD "
+                 "and MICROSOFT_APP_TENANT_ID to serve Teams, or KAIZEN_TEAMS_LOCAL=true to try "
+                 "it with the Microsoft 365 Agents Playground on this machine)")
+        return
     from adapters.teams.app import TeamsAdapter
 
     adapter = TeamsAdapter(runtime)
     app[TEAMS] = adapter
     app.router.add_post("/api/messages", adapter.handle_http)
     if adapter.config.local_mode:
-        log.warning("Microsoft Teams: LOCAL MODE on POST /api/messages (no MICROSOFT_APP_ID): "
-                    "requests are not authenticated and only loopback serviceUrls (Bot Framework "
-                    "Emulator, tests) are accepted. Set MICROSOFT_APP_ID and "
-                    "MICROSOFT_APP_PASSWORD to serve Teams.")
+        log.warning("Microsoft Teams: LOCAL MODE on POST /api/messages (KAIZEN_TEAMS_LOCAL=true, "
+                    "no MICROSOFT_APP_ID): requests are NOT authenticated; only peers on this "
+                    "machine are served (no X-Forwarded-For/Forwarded), replies go only to a "
+                    "serviceUrl on this machine. For the Microsoft 365 Agents Playground; set "
+                    "MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to serve Teams.")
     else:
+        if settings.teams_local:
+            log.warning("KAIZEN_TEAMS_LOCAL is ignored: MICROSOFT_APP_ID is set, so every "
+                        "request's token is validated")
         log.info("Microsoft Teams: mounted POST /api/messages (app %s, %s, every request's "
                  "token validated)", adapter.config.APP_ID, adapter.config.APP_TYPE)
 

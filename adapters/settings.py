@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     )
     microsoft_app_type: str | None = Field(None, validation_alias="MICROSOFT_APP_TYPE")
     microsoft_app_tenant_id: str | None = Field(None, validation_alias="MICROSOFT_APP_TENANT_ID")
+    teams_local: bool = Field(
+        False, validation_alias="KAIZEN_TEAMS_LOCAL",
+        description="serve /api/messages without authentication to loopback peers only, for "
+        "the Microsoft 365 Agents Playground on this machine (ignored with MICROSOFT_APP_ID)")
     microsoft_openid_metadata_url: str | None = Field(
         None, validation_alias="MICROSOFT_OPENID_METADATA_URL",
         description="advanced: where Bot Framework token signing keys are published "
@@ -99,5 +103,17 @@ class Settings(BaseSettings):
 
     @property
     def teams_local_mode(self) -> bool:
-        """No app id: the Teams endpoint accepts unauthenticated (emulator/test) traffic."""
-        return not self.microsoft_app_id
+        """Explicitly asked for (``KAIZEN_TEAMS_LOCAL=true``) and no app id: the Teams endpoint
+        takes unauthenticated traffic, from loopback peers only (the Agents Playground)."""
+        return self.teams_local and not self.microsoft_app_id
+
+    @property
+    def teams_enabled(self) -> bool:
+        """``/api/messages`` is mounted: with Bot Framework credentials, or in local mode."""
+        return bool(self.microsoft_app_id) or self.teams_local_mode
+
+    @property
+    def platform_configured(self) -> bool:
+        """Slack or Teams credentials are set (``make run`` offers local mode when not)."""
+        return self.slack_enabled or bool(self.slack_bot_token or self.slack_signing_secret
+                                          or self.microsoft_app_id)

@@ -198,7 +198,8 @@ def teams_activity(base: str) -> Any:
 async def teams_turn(database_url: str, label: str) -> list[dict[str, Any]]:
     fake = FakeConnector()
     await fake.start()
-    env = {"DATABASE_URL": database_url, "KAIZEN_LOG_LEVEL": "WARNING"}
+    env = {"DATABASE_URL": database_url, "KAIZEN_LOG_LEVEL": "WARNING",
+           "KAIZEN_TEAMS_LOCAL": "true"}
     results = {}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 

@@ -106,7 +106,8 @@ class TeamsDriver:
 
 
 def teams_settings(database_url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=database_url, managers=[TEAMS_MANAGER], **overrides)
+    return Settings(database_url=database_url, managers=[TEAMS_MANAGER],
+                    teams_local=not overrides.get("microsoft_app_id"), **overrides)
 
 
 @pytest.fixture

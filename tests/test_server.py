@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -70,9 +71,19 @@ def test_make_run_starts_a_ready_server(repo_root: Path, empty_database_url: str
             except OSError:
                 time.sleep(0.2)
         assert status == 200, f"make run never became ready (exit {process.poll()})"
+        # No platform configured: `make run` turns on Teams local mode for the Playground.
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/messages", data=b"[]",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=5)
+            messages_status = 200
+        except urllib.error.HTTPError as error:
+            messages_status = error.code
+        assert messages_status == 400  # mounted (a bad activity), not 404
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     assert "serving on http://127.0.0.1:" in output
     assert "Slack: not mounted" in output
+    assert "Teams local mode turned on" in output and "LOCAL MODE" in output
     assert f"Board: http://127.0.0.1:{port}/ (sign in with this link" in output

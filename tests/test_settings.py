@@ -17,7 +17,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.port == 3978 and settings.timezone == "UTC"
     assert settings.approve_reactions == ["white_check_mark", "heavy_check_mark", "+1"]
     assert settings.reject_reactions == ["x"]
-    assert not settings.slack_enabled and settings.teams_local_mode
+    assert not settings.slack_enabled and not settings.teams_local_mode
+    assert not settings.teams_enabled  # /api/messages is not mounted unless asked for
 
 
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:

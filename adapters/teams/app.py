@@ -10,12 +10,10 @@ target that answers 403 (bot removed) instead of crashing.
 from __future__ import annotations
 
 import contextvars
-import ipaddress
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
@@ -44,6 +42,7 @@ from adapters.scheduler import digest_delivered, digest_view
 from adapters.teams.bot import KaizenTeamsBot
 from adapters.teams.cards import digest_card, form_card, idea_card
 from adapters.teams.config import BotConfig
+from adapters.teams.local import is_loopback_url, local_refusal
 from adapters.teams.performance import (
     CachedConnectorAuthentication,
     apply_msrest_retry_policy_fix,
@@ -68,8 +67,12 @@ FORM_SENT = "form"
 
 class TeamsAdapter:
     def __init__(self, runtime: Runtime) -> None:
-        apply_msrest_retry_policy_fix()
         settings = runtime.settings
+        if not settings.teams_enabled:
+            # botbuilder without an app id authenticates nothing: never by accident.
+            raise RuntimeError("Teams needs MICROSOFT_APP_ID, or KAIZEN_TEAMS_LOCAL=true for "
+                               "local mode")
+        apply_msrest_retry_policy_fix()
         self._runtime = runtime
         self._service = runtime.service
         self.config = BotConfig(settings)
@@ -103,12 +106,14 @@ class TeamsAdapter:
             return web.json_response({"error": "malformed activity"}, status=400)
         if not activity.type:
             return web.json_response({"error": "activity has no type"}, status=400)
-        if self.config.local_mode and not _is_loopback(activity.service_url):
-            # Without an app id nothing is authenticated, and replies go to serviceUrl: only
-            # the Emulator / tests on this machine may talk to us (no impersonation, no SSRF).
-            log.warning("Teams local mode refuses serviceUrl %r: set MICROSOFT_APP_ID to accept "
-                        "Teams traffic", activity.service_url)
-            return web.json_response({"error": "unauthorized (local mode)"}, status=401)
+        if self.config.local_mode:
+            # Nothing is authenticated in local mode: only this machine may talk to us, and
+            # replies go only to a serviceUrl on this machine (no impersonation, no SSRF).
+            refused = local_refusal(request.remote, request.headers, activity.service_url)
+            if refused:
+                log.warning("Teams local mode refused a request: %s (local mode serves only "
+                            "the Agents Playground on this machine)", refused)
+                return web.json_response({"error": "forbidden (Teams local mode)"}, status=403)
         started = False
 
         async def logic(turn_context: TurnContext) -> None:
@@ -405,6 +410,10 @@ class TeamsAdapter:
                         action: Callable[[TurnContext], Awaitable[Any]],
                         item: OutboxItem) -> Any:
         reference = ConversationReference().deserialize(reference_data)
+        if self.config.local_mode and not is_loopback_url(reference.service_url):
+            raise PermanentDeliveryError(
+                f"Teams local mode sends only to a serviceUrl on this machine, not "
+                f"{reference.service_url!r}")
         await self._pacer.wait(reference.conversation.id)
         outcome: dict[str, Any] = {}
 
@@ -475,16 +484,6 @@ class TeamsAdapter:
                                           utcnow())
                 await uow.commit()
         log.info("%s posted to Teams channel %s", idea.key, configured.channel_id)
-
-
-def _is_loopback(url: str | None) -> bool:
-    host = urlsplit(url or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def reply_activity(reply: Reply) -> Activity:
