@@ -9,8 +9,10 @@ import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.identity import identity_problem, parse_identity
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kaizen.db"
 CommaList = Annotated[list[str], NoDecode]
@@ -77,6 +79,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("managers", "admins")
+    @classmethod
+    def _identities(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """``platform:id`` only: a bare id would match that id on every platform."""
+        variable = f"KAIZEN_{str(info.field_name).upper()}"
+        for entry in value:
+            problem = identity_problem(entry, variable)
+            if problem:
+                raise ValueError(problem)
+        return [":".join(parse_identity(entry) or ()) for entry in value]
 
     @field_validator("timezone")
     @classmethod

@@ -18,6 +18,8 @@ class UserRef:
     workspace: str
     user_id: str
     display_name: str | None = None
+    directory_id: str | None = None
+    """Teams: the Entra (AAD) object id, the id people are configured by (``teams:<id>``)."""
 
 
 @dataclass(frozen=True, slots=True)

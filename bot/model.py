@@ -32,6 +32,9 @@ class Person:
     display_name: str | None
     default_area: str | None
     role: str = "member"
+    directory_id: str | None = None
+    """The person's directory id where the platform has one (Teams: the Entra object id),
+    which configuration may name them by (``teams:<object id>``)."""
 
     @property
     def name(self) -> str:
@@ -39,7 +42,8 @@ class Person:
 
     @property
     def ref(self) -> UserRef:
-        return UserRef(self.platform, self.workspace, self.user_id, self.display_name)
+        return UserRef(self.platform, self.workspace, self.user_id, self.display_name,
+                       self.directory_id)
 
 
 @dataclass(slots=True)
@@ -145,6 +149,7 @@ class Process:
     name: str
     current_version: int
     current_text: str | None
+    platform: str = ""
 
 
 @dataclass(frozen=True, slots=True)

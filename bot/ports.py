@@ -32,8 +32,9 @@ class StorageUnavailable(Exception):
 
 
 class ProcessedEvents(Protocol):
-    async def record(self, platform: str, event_id: str, now: datetime) -> bool:
-        """Remember a platform event id; False if it was already processed (a retry)."""
+    async def record(self, platform: str, workspace: str, event_id: str, now: datetime) -> bool:
+        """Remember a platform event id in its workspace; False if it was already processed
+        (a retry)."""
         ...
 
 
@@ -120,13 +121,14 @@ class Reactions(Protocol):
 
 
 class Standards(Protocol):
-    async def find(self, workspace: str, name: str) -> Process | None: ...
+    async def find(self, platform: str, workspace: str, name: str) -> Process | None: ...
 
-    async def ensure(self, workspace: str, name: str, now: datetime) -> Process: ...
+    async def ensure(self, platform: str, workspace: str, name: str,
+                     now: datetime) -> Process: ...
 
     async def get(self, process_id: int) -> Process | None: ...
 
-    async def all(self, workspace: str) -> list[Process]: ...
+    async def all(self, platform: str, workspace: str) -> list[Process]: ...
 
     async def add_version(
         self, process_id: int, text: str, author_id: int | None, idea_id: int | None,

@@ -7,6 +7,7 @@ workspace has someone who can decide (and grant) from day one.
 from __future__ import annotations
 
 from bot.events import UserRef
+from bot.identity import parse_identity
 from bot.lifecycle import Role
 from bot.references import parse_user, split_first
 from bot.replies import Reply
@@ -45,7 +46,8 @@ async def managers(turn: Turn) -> list[Reply]:
             return [Reply(f"{label} is not a manager.", kind="info")]
         if current is Role.ADMIN:
             return [Reply(f"{label} is an admin; admins always decide.", kind="refused")]
-        if turn.policy.bootstrap_role(user_id) is not Role.MEMBER:
+        if turn.policy.bootstrap_role(target.platform, target.user_id,
+                                      target.directory_id) is not Role.MEMBER:
             return [Reply(f"{label} is a manager through KAIZEN_MANAGERS; remove them there.",
                           kind="refused")]
         new_role = Role.MEMBER
@@ -65,18 +67,21 @@ async def managers(turn: Turn) -> list[Reply]:
 async def _list(turn: Turn) -> Reply:
     people = await turn.uow.people.with_roles(turn.user.platform, turn.user.workspace,
                                               {"manager", "admin"})
-    lines: dict[str, str] = {}
-    for person in people:
-        lines[person.user_id] = f"{person.name} ({turn.policy.role_of(person).value})"
-    for user_id in sorted(turn.policy.admins | turn.policy.managers):
-        if user_id not in lines:
-            role = turn.policy.bootstrap_role(user_id).value
-            lines[user_id] = f"{user_id} ({role}, from configuration)"
+    lines = [f"{person.name} ({turn.policy.role_of(person).value})" for person in people]
+    known = {i for person in people for i in (person.user_id, person.directory_id) if i}
+    # Configured people not met yet: only this platform's (another platform's ids are none
+    # of this workspace's business).
+    for configured in sorted(turn.policy.admins | turn.policy.managers):
+        parsed = parse_identity(configured)
+        if parsed is None or parsed[0] != turn.user.platform or parsed[1] in known:
+            continue
+        role = turn.policy.bootstrap_role(*parsed).value
+        lines.append(f"{configured} ({role}, from configuration)")
     if not lines:
         return Reply("Nobody can decide on ideas yet. Set KAIZEN_ADMINS or KAIZEN_MANAGERS "
                      "to bootstrap the first ones.", kind="info")
     return Reply("Managers and admins (they approve, reject and implement ideas):",
-                 fields=tuple(("", line) for line in lines.values()), kind="list")
+                 fields=tuple(("", line) for line in lines), kind="list")
 
 
 def _article(role: Role) -> str:

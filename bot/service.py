@@ -25,6 +25,7 @@ from bot import (
     texts,
 )
 from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
+from bot.identity import identity
 from bot.model import Draft, NewIdea
 from bot.ports import ConcurrentUpdate, StorageUnavailable, UnitOfWork
 from bot.replies import Reply, TurnResult
@@ -117,7 +118,8 @@ class KaizenService:
         """A reaction added to or removed from an idea's post (decision or support)."""
         async def body(turn: Turn) -> list[Reply]:
             idea = await turn.uow.ideas.get(event.idea_id)
-            if idea is None or idea.workspace != event.user.workspace:
+            if idea is None or (idea.platform, idea.workspace) != (event.user.platform,
+                                                                   event.user.workspace):
                 log.info("reaction on unknown idea %s ignored", event.idea_id)
                 return []
             return await decisions.react(turn, idea, normalise_reaction(event.reaction),
@@ -139,7 +141,8 @@ class KaizenService:
             try:
                 async with self._unit_of_work() as uow:
                     now = self._clock()
-                    if not await uow.processed.record(user.platform, event_id, now):
+                    if not await uow.processed.record(user.platform, user.workspace,
+                                                      event_id, now):
                         log.info("dropping duplicate event %s from %s", event_id, user.platform)
                         return TurnResult(duplicate=True)
                     person = await uow.people.ensure(user, now)
@@ -258,10 +261,14 @@ async def _area(turn: Turn) -> list[Reply]:
 
 
 async def _whoami(turn: Turn) -> list[Reply]:
+    """The exact identity string configuration takes (``KAIZEN_ADMINS=slack:U123``)."""
+    configured = identity(turn.user.platform, turn.user.directory_id or turn.user.user_id)
     return [Reply(
-        f"You are {turn.person.name}. Your user id here is {turn.user.user_id} (workspace "
-        f"{turn.user.workspace}); your role is {turn.role.value}. Admins list ids like this "
-        "in KAIZEN_ADMINS / KAIZEN_MANAGERS.", kind="info")]
+        f"You are {turn.person.name}; your role is {turn.role.value}. To make someone an "
+        "admin or manager, put their identity in KAIZEN_ADMINS or KAIZEN_MANAGERS "
+        "(comma-separated).",
+        fields=(("Your identity", configured), ("Workspace", turn.user.workspace)),
+        kind="info")]
 
 
 async def _board(turn: Turn) -> list[Reply]:

@@ -19,7 +19,7 @@ async def attach_process(turn: Turn, idea: Idea, name: str) -> tuple[Process, bo
 
     Returns the process and whether version 1 was recorded now.
     """
-    process = await turn.uow.standards.ensure(idea.workspace, name, turn.now)
+    process = await turn.uow.standards.ensure(idea.platform, idea.workspace, name, turn.now)
     await turn.uow.ideas.set_process(idea.id, process.id, turn.now)
     if process.current_version == 0:
         await turn.uow.standards.add_version(process.id, idea.standard, idea.author_id, idea.id,
@@ -53,16 +53,16 @@ async def show_standard(turn: Turn) -> list[Reply]:
     name = turn.argument.strip()
     if not name:
         return await list_standards(turn)
-    process = await turn.uow.standards.find(turn.user.workspace, name)
+    process = await turn.uow.standards.find(turn.user.platform, turn.user.workspace, name)
     if process is None:
-        known = await turn.uow.standards.all(turn.user.workspace)
+        known = await turn.uow.standards.all(turn.user.platform, turn.user.workspace)
         return [texts.unknown_process(name, [p.name for p in known])]
     versions = await turn.uow.standards.versions(process.id)
     return [texts.standard_details(process, versions)]
 
 
 async def list_standards(turn: Turn) -> list[Reply]:
-    processes = await turn.uow.standards.all(turn.user.workspace)
+    processes = await turn.uow.standards.all(turn.user.platform, turn.user.workspace)
     if not processes:
         return [Reply(texts.NO_STANDARDS, kind="info")]
     fields = tuple(

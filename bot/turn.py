@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.events import UserRef
+from bot.identity import identity
 from bot.lifecycle import ROLE_RANK, Role, higher_role
 from bot.model import Person
 from bot.ports import UnitOfWork
@@ -23,6 +24,7 @@ class Policy:
     """Workspace rules from configuration: bootstrap roles and which reactions decide."""
 
     managers: frozenset[str] = frozenset()
+    """Configured identities, ``platform:id`` (see :mod:`bot.identity`)."""
     admins: frozenset[str] = frozenset()
     approve_reactions: frozenset[str] = DEFAULT_APPROVE_REACTIONS
     reject_reactions: frozenset[str] = DEFAULT_REJECT_REACTIONS
@@ -32,16 +34,20 @@ class Policy:
     """Makes a personal, expiring board link (platform, workspace, user); signing is the
     adapters' business, so the core only calls it."""
 
-    def bootstrap_role(self, user_id: str) -> Role:
-        if user_id in self.admins:
+    def bootstrap_role(self, platform: str, *user_ids: str | None) -> Role:
+        """The role ``KAIZEN_ADMINS`` / ``KAIZEN_MANAGERS`` give one of a person's ids on
+        ``platform`` (configured as ``platform:id``: never matched across platforms)."""
+        names = {identity(platform, user_id) for user_id in user_ids if user_id}
+        if names & self.admins:
             return Role.ADMIN
-        if user_id in self.managers:
+        if names & self.managers:
             return Role.MANAGER
         return Role.MEMBER
 
     def role_of(self, person: Person) -> Role:
         """A person's role: the higher of what the database says and the bootstrap lists."""
-        return higher_role(person.role, self.bootstrap_role(person.user_id))
+        return higher_role(person.role, self.bootstrap_role(person.platform, person.user_id,
+                                                            person.directory_id))
 
 
 @dataclass(slots=True)

@@ -69,6 +69,7 @@ class Insights:
 class SqlBoard:
     def __init__(self, session: Any, platform: str, workspace: str) -> None:
         self._session = session
+        self._platform = platform
         self._workspace = workspace
         self._scope = (IdeaRow.platform == platform, IdeaRow.workspace == workspace)
         self._dialect = session.get_bind().dialect.name
@@ -96,6 +97,7 @@ class SqlBoard:
             select(IdeaRow.area).distinct().where(*self._scope, IdeaRow.area.is_not(None))))
         board.processes = sorted(await self._session.scalars(
             select(ProcessRow.name).where(
+                ProcessRow.platform == self._platform,
                 ProcessRow.workspace == self._workspace)))
         return board
 

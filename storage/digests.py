@@ -254,7 +254,8 @@ class SqlDigests:
         version_rows = await self._session.execute(
             select(StandardVersionRow.idea_id, ProcessRow.name, StandardVersionRow.version)
             .join(ProcessRow, ProcessRow.id == StandardVersionRow.process_id)
-            .where(ProcessRow.workspace == workspace, StandardVersionRow.version > 1,
+            .where(ProcessRow.platform == platform, ProcessRow.workspace == workspace,
+                   StandardVersionRow.version > 1,
                    StandardVersionRow.created_at >= start, StandardVersionRow.created_at < end))
         versions = {idea_id: (name, version) for idea_id, name, version in version_rows}
         waiting_filter = [*in_scope, IdeaRow.status == "submitted"]

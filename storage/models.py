@@ -70,6 +70,8 @@ class PersonRow(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     default_area: Mapped[str | None] = mapped_column(String(40))
     role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    directory_id: Mapped[str | None] = mapped_column(String(255))
+    """Teams: the Entra object id, by which configuration names people (``teams:<id>``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -173,26 +175,31 @@ class IdeaEventRow(Base):
 
 
 class ProcessedEventRow(Base):
-    """Platform event ids already handled, so a platform retry changes nothing."""
+    """Platform event ids already handled, so a platform retry changes nothing. Keyed by
+    workspace too: a Teams activity id is unique in its conversation, not across tenants."""
 
     __tablename__ = "processed_events"
     __table_args__ = (
-        UniqueConstraint("platform", "event_id", name="uq_processed_events_event"),
+        UniqueConstraint("platform", "workspace", "event_id", name="uq_processed_events_event"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(128), server_default="")
     event_id: Mapped[str] = mapped_column(String(255))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ProcessRow(Base):
-    """A named process of a workspace; its standard is the list of its versions."""
+    """A named process of a workspace on one platform; its standard is the list of its
+    versions. A Slack team and a Teams tenant never share one, even with equal ids."""
 
     __tablename__ = "processes"
-    __table_args__ = (UniqueConstraint("workspace", "name_key", name="uq_processes_name"),)
+    __table_args__ = (UniqueConstraint("platform", "workspace", "name_key",
+                                       name="uq_processes_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
     workspace: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(120))
     name_key: Mapped[str] = mapped_column(String(120))

@@ -50,11 +50,13 @@ class SqlOutbox:
             created_at=now) for platform, workspace, kind, target, payload in items])
         await self._session.flush()
 
-    async def wake(self, platform: str, target_key: str, now: datetime) -> int:
-        """Make pending messages for ``target_key`` due now (they were waiting for a way in)."""
+    async def wake(self, platform: str, workspace: str, target_key: str, now: datetime) -> int:
+        """Make pending messages for ``target_key`` in ``workspace`` due now (they were waiting
+        for a way in)."""
         result = await self._session.execute(
             update(OutboxRow)
-            .where(OutboxRow.platform == platform, OutboxRow.target_key == target_key,
+            .where(OutboxRow.platform == platform, OutboxRow.workspace == workspace,
+                   OutboxRow.target_key == target_key,
                    OutboxRow.status == "pending", OutboxRow.next_attempt_at > now)
             .values(next_attempt_at=now)
         )

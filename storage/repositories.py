@@ -70,11 +70,12 @@ class SqlProcessedEvents:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(self, platform: str, event_id: str, now: datetime) -> bool:
+    async def record(self, platform: str, workspace: str, event_id: str, now: datetime) -> bool:
         statement = _insert_ignoring_conflicts(
             self._session,
             ProcessedEventRow.__table__,
-            {"platform": platform, "event_id": event_id, "received_at": now},
+            {"platform": platform, "workspace": workspace, "event_id": event_id,
+             "received_at": now},
         )
         result = await self._session.execute(statement)
         return bool(result.rowcount)
@@ -94,6 +95,7 @@ def _person(row: PersonRow) -> Person:
         display_name=row.display_name,
         default_area=row.default_area,
         role=row.role,
+        directory_id=row.directory_id,
     )
 
 
@@ -113,6 +115,9 @@ class SqlPeople:
             assert row is not None
         if user.display_name and row.display_name != user.display_name:
             row.display_name = user.display_name
+            row.updated_at = now
+        if user.directory_id and row.directory_id != user.directory_id:
+            row.directory_id = user.directory_id
             row.updated_at = now
         return _person(row)
 
@@ -135,6 +140,7 @@ class SqlPeople:
                     "workspace": user.workspace,
                     "user_id": user.user_id,
                     "display_name": user.display_name,
+                    "directory_id": user.directory_id,
                     "role": "member",
                     "created_at": now,
                     "updated_at": now,
@@ -589,39 +595,42 @@ class SqlStandards:
         ).first()
         return Process(
             id=row.id,
+            platform=row.platform,
             workspace=row.workspace,
             name=row.name,
             current_version=latest[0] if latest else 0,
             current_text=latest[1] if latest else None,
         )
 
-    async def find(self, workspace: str, name: str) -> Process | None:
+    async def find(self, platform: str, workspace: str, name: str) -> Process | None:
         row = await self._session.scalar(
             select(ProcessRow).where(
-                ProcessRow.workspace == workspace, ProcessRow.name_key == name_key(name)
+                ProcessRow.platform == platform, ProcessRow.workspace == workspace,
+                ProcessRow.name_key == name_key(name),
             )
         )
         return await self._process(row)
 
-    async def ensure(self, workspace: str, name: str, now: datetime) -> Process:
+    async def ensure(self, platform: str, workspace: str, name: str, now: datetime) -> Process:
         await self._session.execute(
             _insert_ignoring_conflicts(
                 self._session,
                 ProcessRow.__table__,
-                {"workspace": workspace, "name": name.strip(), "name_key": name_key(name),
-                 "created_at": now},
+                {"platform": platform, "workspace": workspace, "name": name.strip(),
+                 "name_key": name_key(name), "created_at": now},
             )
         )
-        found = await self.find(workspace, name)
+        found = await self.find(platform, workspace, name)
         assert found is not None
         return found
 
     async def get(self, process_id: int) -> Process | None:
         return await self._process(await self._session.get(ProcessRow, process_id))
 
-    async def all(self, workspace: str) -> list[Process]:
+    async def all(self, platform: str, workspace: str) -> list[Process]:
         rows = await self._session.scalars(
-            select(ProcessRow).where(ProcessRow.workspace == workspace).order_by(
+            select(ProcessRow).where(ProcessRow.platform == platform,
+                                     ProcessRow.workspace == workspace).order_by(
                 ProcessRow.name_key
             )
         )
@@ -666,7 +675,7 @@ def _version(row: StandardVersionRow, author: PersonRow | None) -> StandardVersi
 
 
 def name_key(name: str) -> str:
-    """Process names are unique per workspace regardless of case and spacing."""
+    """Process names are unique per platform and workspace regardless of case and spacing."""
     return " ".join(name.split()).casefold()
 
 

@@ -96,7 +96,7 @@ async def runtime(database_url: str) -> AsyncIterator[Runtime]:
 MANAGER = "U123ABC456"
 """The payloads' manager (Slack approver); bootstrapped as in KAIZEN_MANAGERS."""
 ADMIN = "U_ADMIN"
-POLICY = Policy(managers=frozenset({MANAGER}), admins=frozenset({ADMIN}))
+POLICY = Policy(managers=frozenset({f"slack:{MANAGER}"}), admins=frozenset({f"slack:{ADMIN}"}))
 
 
 @pytest.fixture

@@ -126,8 +126,8 @@ def slack_settings(database_url: str, api_url: str, **overrides: Any) -> Setting
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=api_url,
-        managers=[MANAGER],
-        admins=[ADMIN],
+        managers=[f"slack:{MANAGER}"],
+        admins=[f"slack:{ADMIN}"],
         ideas_channel=IDEAS_CHANNEL,
         **overrides,
     )

@@ -54,9 +54,9 @@ class TeamsDriver:
         return activity
 
     async def personal(self, text: str, user: str = MEGAN, name: str = "Megan Bowen",
-                       **changes: Any) -> int:
+                       aad: str | None = None, **changes: Any) -> int:
         activity = self._activity("message_activity", text=text, **changes)
-        activity["from"] = {"id": user, "name": name}
+        activity["from"] = {"id": user, "name": name, **({"aadObjectId": aad} if aad else {})}
         # The real payload id (about 150 characters) plus a per-person suffix.
         activity["conversation"]["id"] = f"{activity['conversation']['id']}-{user[-6:]}"
         return await self.post(activity)
@@ -106,8 +106,10 @@ class TeamsDriver:
 
 
 def teams_settings(database_url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=database_url, managers=[TEAMS_MANAGER],
-                    teams_local=not overrides.get("microsoft_app_id"), **overrides)
+    values: dict[str, Any] = {"managers": [f"teams:{TEAMS_MANAGER}"],
+                              "teams_local": not overrides.get("microsoft_app_id"),
+                              **overrides}
+    return Settings(database_url=database_url, **values)
 
 
 @pytest.fixture

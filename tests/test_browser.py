@@ -76,7 +76,7 @@ async def seed_demo(runtime: Runtime) -> None:
 @pytest.fixture
 async def server(database_url: str) -> AsyncIterator[tuple[str, Runtime]]:
     runtime = Runtime.create(Settings(database_url=database_url, secret_key="browser-secret",
-                                      managers=[MANAGER]))
+                                      managers=[f"slack:{MANAGER}"]))
     await seed(runtime)
     await seed_demo(runtime)
     test_server = TestServer(build_app(runtime), host="127.0.0.1")

@@ -132,7 +132,7 @@ def test_ctrl_c_ends_the_chat_at_once(cli_env: dict[str, str]) -> None:
 
 def test_console_runs_the_whole_lifecycle(cli_env: dict[str, str]) -> None:
     """Capture as ana, support as bob, approve by reaction and implement as a manager."""
-    env = {**cli_env, "KAIZEN_MANAGERS": "mia"}
+    env = {**cli_env, "KAIZEN_MANAGERS": "console:mia"}
     kaizen("chat", "--user", "ana", env=env,
            stdin="/kaizen process: Claims; standard: paper; problem: slow; proposal: app\n")
     bob = kaizen("chat", "--user", "bob", env=env, stdin=":react KZ-1 +1\n:react KZ-1\n")

@@ -169,7 +169,7 @@ async def test_two_managers_deciding_at_once_end_in_one_consistent_state(
     runtime: Runtime, second_runtime: Runtime, clock: Clock
 ) -> None:
     """Approve on one worker and reject on another at the same moment, for several ideas."""
-    policy = Policy(managers=frozenset({"U_M1", "U_M2"}))
+    policy = Policy(managers=frozenset({"slack:U_M1", "slack:U_M2"}))
     author = Chat(KaizenService(runtime.unit_of_work, clock=clock, policy=policy),
                   UserRef("slack", "T0001", "U_AUTHOR", "author"))
     first = Chat(KaizenService(runtime.unit_of_work, clock=clock, policy=policy),

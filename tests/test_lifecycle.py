@@ -212,7 +212,7 @@ async def test_implementing_an_idea_revises_its_process_standard(
     for line in ("v1 · ", "paper forms", "v2 · ", "use the app", "v3 · ", "from KZ-2"):
         assert line in shown
     async with runtime.unit_of_work() as uow:
-        process = await uow.standards.find("T0001", "Expense Claims")
+        process = await uow.standards.find("slack", "T0001", "Expense Claims")
         versions = await uow.standards.versions(process.id)
     assert [(v.version, v.idea_id) for v in versions] == [(1, 1), (2, 1), (3, 2)]
     assert "Expense claims" in await author.text("/kaizen standards")

@@ -61,7 +61,7 @@ async def test_a_storm_of_retried_events_leaves_exactly_the_unique_effects(
 # --- authorization: every action x role, whatever the route -----------------------------------
 
 MEMBER, AUTHOR, MANAGER, ADMIN = "U_MEMBER", "U_AUTHOR", "U_MANAGER", "U_ADMIN"
-POLICY = Policy(managers=frozenset({MANAGER}), admins=frozenset({ADMIN}))
+POLICY = Policy(managers=frozenset({f"slack:{MANAGER}"}), admins=frozenset({f"slack:{ADMIN}"}))
 DECIDING = ["approve KZ-{id}", "reject KZ-{id} no", "duplicate KZ-{id} KZ-1", "start KZ-{id}",
             "implemented KZ-{id} process: P"]
 CONFIGURING = ["managers add <@U_X>", "managers remove <@{manager}>", "ideas here",

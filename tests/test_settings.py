@@ -22,12 +22,12 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAIZEN_MANAGERS", "U1, U2,,U3")
+    monkeypatch.setenv("KAIZEN_MANAGERS", "slack:U1, slack:U2,,teams:U3")
     monkeypatch.setenv("KAIZEN_DIGEST_TIME", "7:30")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret")
     settings = Settings(_env_file=None)
-    assert settings.managers == ["U1", "U2", "U3"]
+    assert settings.managers == ["slack:U1", "slack:U2", "teams:U3"]
     assert settings.digest_time == "07:30"
     assert settings.slack_enabled
     assert "xoxb-secret-token" not in repr(settings) and "signing-secret" not in str(settings)

@@ -149,7 +149,8 @@ class TeamsAdapter:
 
     def _user(self, activity: Activity) -> UserRef:
         sender = activity.from_property
-        return UserRef(PLATFORM, tenant_of(activity), sender.id, sender.name or None)
+        return UserRef(PLATFORM, tenant_of(activity), sender.id, sender.name or None,
+                       sender.aad_object_id or None)
 
     def _reference(self, activity: Activity, *, bare: bool = False) -> dict[str, Any]:
         reference = TurnContext.get_conversation_reference(activity)
@@ -204,7 +205,7 @@ class TeamsAdapter:
     async def _send_form_once(self, event_id: str, user: UserRef, values: dict[str, str],
                               here: dict[str, Any]) -> None:
         async with self._runtime.unit_of_work() as uow:
-            if not await uow.processed.record(PLATFORM, event_id, utcnow()):
+            if not await uow.processed.record(PLATFORM, user.workspace, event_id, utcnow()):
                 return  # a retried activity: the form was sent already
             await uow.outbox.add(PLATFORM, user.workspace, "card", {"ref": here},
                                  {"card": form_card(values)}, utcnow())
@@ -314,7 +315,7 @@ class TeamsAdapter:
         now = utcnow()
         await uow.conversation_refs.save(PLATFORM, user.workspace, "personal", user.user_id,
                                          reference, now)
-        return await uow.outbox.wake(PLATFORM, user.user_id, now)
+        return await uow.outbox.wake(PLATFORM, user.workspace, user.user_id, now)
 
     async def _private_target(self, user: UserRef) -> dict[str, Any] | None:
         async with self._runtime.unit_of_work() as uow:

@@ -205,7 +205,7 @@ async def idea_page(request: web.Request) -> web.Response:
 async def standards_page(request: web.Request) -> web.Response:
     scope = request[SCOPE]
     async with request.app[ACCESS].runtime.unit_of_work() as uow:
-        processes = await uow.standards.all(scope.workspace)
+        processes = await uow.standards.all(scope.platform, scope.workspace)
         counts = {p.id: max(0, p.current_version - 1) for p in processes}
     return _render("standards.html", processes=processes, counts=counts, scope=scope,
                    page="standards")
@@ -214,7 +214,8 @@ async def standards_page(request: web.Request) -> web.Response:
 async def standard_page(request: web.Request) -> web.Response:
     scope = request[SCOPE]
     async with request.app[ACCESS].runtime.unit_of_work() as uow:
-        process = await uow.standards.find(scope.workspace, request.match_info["process"])
+        process = await uow.standards.find(scope.platform, scope.workspace,
+                                           request.match_info["process"])
         if process is None:
             raise web.HTTPNotFound(text="No such process.")
         versions = await uow.standards.versions(process.id)
