@@ -122,6 +122,13 @@ def _mount_teams(app: web.Application, runtime: Runtime) -> None:
                         "request's token is validated")
         log.info("Microsoft Teams: mounted POST /api/messages (app %s, %s, every request's "
                  "token validated)", adapter.config.APP_ID, adapter.config.APP_TYPE)
+    tenants = settings.allowed_teams_tenants
+    if tenants:
+        log.info("Microsoft Teams: serving tenant(s) %s only", ", ".join(sorted(tenants)))
+    elif not adapter.config.local_mode:
+        log.warning("Microsoft Teams: activities from ANY tenant are served (set "
+                    "MICROSOFT_APP_TENANT_ID, or KAIZEN_TEAMS_TENANTS for several, to allow "
+                    "only yours)")
 
     _alongside(app, adapter.deliverer)
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
     microsoft_app_type: str | None = Field(None, validation_alias="MICROSOFT_APP_TYPE")
     microsoft_app_tenant_id: str | None = Field(None, validation_alias="MICROSOFT_APP_TENANT_ID")
+    teams_tenants: CommaList = Field(
+        default_factory=list, validation_alias="KAIZEN_TEAMS_TENANTS",
+        description="tenant ids whose activities are accepted (default: "
+        "MICROSOFT_APP_TENANT_ID; none set: every tenant)")
     teams_local: bool = Field(
         False, validation_alias="KAIZEN_TEAMS_LOCAL",
         description="serve /api/messages without authentication to loopback peers only, for "
@@ -73,7 +77,8 @@ class Settings(BaseSettings):
         default_factory=lambda: ["x"], validation_alias="KAIZEN_REJECT_REACTIONS"
     )
 
-    @field_validator("managers", "admins", "approve_reactions", "reject_reactions", mode="before")
+    @field_validator("managers", "admins", "approve_reactions", "reject_reactions",
+                     "teams_tenants", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -124,6 +129,13 @@ class Settings(BaseSettings):
     def teams_enabled(self) -> bool:
         """``/api/messages`` is mounted: with Bot Framework credentials, or in local mode."""
         return bool(self.microsoft_app_id) or self.teams_local_mode
+
+    @property
+    def allowed_teams_tenants(self) -> frozenset[str]:
+        """Tenants whose Teams activities are served; empty means any (multi-tenant)."""
+        tenants = self.teams_tenants or ([self.microsoft_app_tenant_id]
+                                         if self.microsoft_app_tenant_id else [])
+        return frozenset(t.strip().lower() for t in tenants if t.strip())
 
     @property
     def platform_configured(self) -> bool:

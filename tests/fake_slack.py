@@ -110,6 +110,9 @@ class FakeSlack:
             return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/link"}
         if method == "auth.test":
             return json.loads((PAYLOADS / "webapi_auth_test_bot.json").read_text())
+        if method == "bots.info":
+            return {"ok": True, "bot": {"id": params.get("bot"), "app_id": "A123ABC456",
+                                        "name": "kaizen"}}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{params.get('users', 'X')}"}}
         if method in {"chat.postMessage", "chat.update"}:

@@ -24,7 +24,7 @@ from adapters.runtime import Runtime
 from adapters.server import TEAMS, build_app
 from tests.conftest import all_ideas
 from tests.fake_connector import FakeConnector
-from tests.teams_harness import TeamsDriver, teams_settings
+from tests.teams_harness import TENANT, TeamsDriver, teams_settings
 
 APP_ID = "c9e8c047-2a74-40a2-b28a-b162d5f5327c"
 ISSUER = "https://api.botframework.com"
@@ -121,3 +121,56 @@ async def test_a_valid_token_is_accepted(secured: TeamsDriver) -> None:
     assert await secured.post(activity, headers={"Authorization": f"Bearer {good}"}) == 201
     [idea] = await all_ideas(secured.runtime)
     assert idea.proposal == "c"
+
+
+async def test_a_token_without_expiry_is_401(secured: TeamsDriver) -> None:
+    """PyJWT checks ``exp`` only when it is there: such a token would be valid forever."""
+    activity = secured._activity("message_activity", text="/kaizen standard: a; problem: b; "
+                                 "proposal: c")
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": APP_ID, "nbf": now - 10,
+              "serviceurl": activity["serviceUrl"]}
+    forever = jwt.encode(claims, TRUSTED, algorithm="RS256", headers={"kid": "trusted-key"})
+    assert await secured.post(activity, headers={"Authorization": f"Bearer {forever}"}) == 401
+    assert await all_ideas(secured.runtime) == []
+
+
+@pytest.fixture(params=["app_tenant", "tenant_list"])
+async def single_tenant(request: pytest.FixtureRequest, database_url: str,
+                        fake_connector: FakeConnector,
+                        openid_url: str) -> AsyncIterator[TeamsDriver]:
+    tenants = ({"microsoft_app_tenant_id": TENANT} if request.param == "app_tenant" else
+               {"teams_tenants": f"00000000-0000-0000-0000-00000000000a, {TENANT.upper()}"})
+    settings = teams_settings(database_url, microsoft_app_id=APP_ID,
+                              microsoft_app_password="not-used-in-this-test",
+                              microsoft_openid_metadata_url=openid_url, **tenants)
+    runtime = Runtime.create(settings)
+    app = build_app(runtime)
+    app[TEAMS].deliverer.start = lambda: None
+    async with TestClient(TestServer(app)) as client:
+        yield TeamsDriver(client, fake_connector, runtime)
+
+
+async def test_a_single_tenant_bot_refuses_other_tenants(single_tenant: TeamsDriver) -> None:
+    text = "/kaizen standard: a; problem: b; proposal: c"
+    foreign = single_tenant._activity("message_activity", text=text)
+    foreign["channelData"] = {"tenant": {"id": "11111111-2222-3333-4444-555555555555"}}
+    no_tenant = single_tenant._activity("message_activity", text=text)
+    no_tenant.pop("channelData", None)
+    no_tenant["conversation"].pop("tenantId", None)
+    for activity in (foreign, no_tenant):
+        good = token(TRUSTED, "trusted-key", activity["serviceUrl"])
+        assert await single_tenant.post(
+            activity, headers={"Authorization": f"Bearer {good}"}) == 403
+    async with single_tenant.runtime.sessions() as session:
+        from sqlalchemy import func, select
+
+        from storage.models import PersonRow, ProcessedEventRow
+        assert await session.scalar(select(func.count()).select_from(PersonRow)) == 0
+        assert await session.scalar(select(func.count()).select_from(ProcessedEventRow)) == 0
+    assert await all_ideas(single_tenant.runtime) == []
+    # Its own tenant is served.
+    own = single_tenant._activity("message_activity", text=text)
+    good = token(TRUSTED, "trusted-key", own["serviceUrl"])
+    assert await single_tenant.post(own, headers={"Authorization": f"Bearer {good}"}) == 201
+    assert len(await all_ideas(single_tenant.runtime)) == 1

@@ -41,6 +41,7 @@ from adapters.scheduler import digest_delivered, digest_view
 from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_digest, render_idea, render_reply
 from adapters.slack.reactions import normalise as normalise_reaction
 from adapters.slack.text import slack_to_plain
+from adapters.slack.workspace import OwnWorkspaceOnly
 from bot.events import MessageEvent, ReactionEvent, UserRef
 from bot.ports import StorageUnavailable
 from bot.replies import Reply, TurnResult, reply_from_dict, reply_to_dict
@@ -105,6 +106,7 @@ class SlackAdapter:
     # --- wiring ---------------------------------------------------------------------------------
 
     def _register(self) -> None:
+        self.app.use(OwnWorkspaceOnly())
         self.app.command("/kaizen")(self._on_command)
         self.app.event("message")(self._ack_message)
         self.app.event("app_mention")(self._ack_mention)

@@ -48,6 +48,7 @@ from adapters.teams.performance import (
     apply_msrest_retry_policy_fix,
 )
 from adapters.teams.text import bare_conversation_id, clean_text, normalise_reaction, tenant_of
+from adapters.teams.trust import tenant_allowed, token_without_expiry
 from bot import commands, flow
 from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
 from bot.replies import Reply, TurnResult, reply_from_dict, reply_to_dict
@@ -79,6 +80,7 @@ class TeamsAdapter:
         self.cloud = CloudAdapter(CachedConnectorAuthentication(self.config))
         self.cloud.on_turn_error = self._on_turn_error
         self.bot = KaizenTeamsBot(self)
+        self._tenants = settings.allowed_teams_tenants
         self.deliverer = Deliverer(runtime, PLATFORM, self.send)
         self._pacer = ConversationPacer(PER_CONVERSATION_PER_SECOND)
         self._current: contextvars.ContextVar[TurnContext | None] = contextvars.ContextVar(
@@ -114,10 +116,19 @@ class TeamsAdapter:
                 log.warning("Teams local mode refused a request: %s (local mode serves only "
                             "the Agents Playground on this machine)", refused)
                 return web.json_response({"error": "forbidden (Teams local mode)"}, status=403)
+        if not self.config.local_mode and token_without_expiry(
+                request.headers.get("Authorization", "")):
+            log.warning("Teams request rejected: its token has no expiry (exp)")
+            return web.json_response({"error": "unauthorized"}, status=401)
         started = False
+        foreign_tenant: str | None = None
 
         async def logic(turn_context: TurnContext) -> None:
-            nonlocal started
+            nonlocal started, foreign_tenant
+            tenant = tenant_of(turn_context.activity)
+            if not tenant_allowed(tenant, self._tenants):
+                foreign_tenant = tenant  # authenticated, but not a tenant we serve
+                return
             started = True
             token = self._current.set(turn_context)
             try:
@@ -136,6 +147,10 @@ class TeamsAdapter:
             log.warning("Teams request rejected before processing: %s: %s", type(exc).__name__,
                         str(exc)[:200])
             return web.json_response({"error": "unauthorized"}, status=401)
+        if foreign_tenant is not None:
+            log.warning("Teams activity from tenant %s refused: not in MICROSOFT_APP_TENANT_ID / "
+                        "KAIZEN_TEAMS_TENANTS", foreign_tenant)
+            return web.json_response({"error": "tenant not allowed"}, status=403)
         if invoke is not None:
             return web.json_response(invoke.body, status=invoke.status)
         return web.Response(status=201)
