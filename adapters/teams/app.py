@@ -47,7 +47,13 @@ from adapters.teams.performance import (
     CachedConnectorAuthentication,
     apply_msrest_retry_policy_fix,
 )
-from adapters.teams.text import bare_conversation_id, clean_text, normalise_reaction, tenant_of
+from adapters.teams.text import (
+    bare_conversation_id,
+    clean_text,
+    normalise_reaction,
+    teams_text,
+    tenant_of,
+)
 from adapters.teams.trust import tenant_allowed, token_without_expiry
 from bot import commands, flow
 from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
@@ -503,12 +509,12 @@ class TeamsAdapter:
 
 
 def reply_activity(reply: Reply) -> Activity:
-    """A core reply as a plain-text Teams message (no markdown: user text shows literally);
-    quick answers become suggested actions."""
+    """A core reply as a plain-text Teams message, escaped so user text shows literally (see
+    :func:`teams_text`); quick answers become suggested actions."""
     lines = [reply.text]
     for label, value in reply.fields:
         lines.append(f"{label}: {value}" if label else value)
-    activity = MessageFactory.text("\n\n".join(lines))
+    activity = MessageFactory.text(teams_text("\n\n".join(lines)))
     activity.text_format = "plain"
     if reply.buttons:
         activity.suggested_actions = SuggestedActions(actions=[

@@ -52,6 +52,15 @@ def _replace_casefold(text: str, tag: str, replacement: str) -> str:
     return re.sub(re.escape(tag), replacement, text, flags=re.IGNORECASE)
 
 
+def teams_text(text: str) -> str:
+    """Text for a Teams message, shown literally: Teams renders HTML even in a
+    ``textFormat: plain`` message (a typed ``<a href=…>`` became a live link, an unclosed
+    ``<b>`` swallowed the lines after it), so ``&``, ``<`` and ``>`` become entities, which it
+    shows as the characters typed. Every Teams text message goes through here, whatever part
+    of it came from a person (ideas, reasons, names, process and area names)."""
+    return html.escape(text, quote=False)
+
+
 def tenant_of(activity: Any) -> str:
     """The tenant id from ``channelData.tenant.id`` (``conversation.tenant_id`` is unreliable:
     botbuilder maps it from ``tenantID`` while Teams sends ``tenantId``)."""

@@ -1,0 +1,85 @@
+"""No markup from users in Teams: Teams renders HTML even in ``textFormat: plain`` messages, so
+every Teams text message escapes ``&``, ``<`` and ``>`` (ideas, reasons, names, process and
+area names), and cards carry user text only in ``TextRun`` inlines."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from adapters.teams.text import teams_text
+from tests.teams_harness import CHANNEL, PERSONAL, TEAMS_MANAGER, TeamsDriver
+
+LINK = '<a href="https://example.com">click here to approve</a>'
+TAG = re.compile(r"<\s*/?\s*(a|b|i|h1|img|table|at|br|script)\b", re.IGNORECASE)
+
+
+def text_runs(card: Any) -> list[str]:
+    """Every TextRun's text in a card (where user text belongs)."""
+    found: list[str] = []
+    if isinstance(card, dict):
+        if card.get("type") == "TextRun":
+            found.append(str(card.get("text")))
+        for value in card.values():
+            found += text_runs(value)
+    elif isinstance(card, list):
+        for value in card:
+            found += text_runs(value)
+    return found
+
+
+def text_blocks(card: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(card, dict):
+        if card.get("type") in {"TextBlock", "FactSet"}:
+            found.append(str(card.get("text", card.get("facts"))))
+        for value in card.values():
+            found += text_blocks(value)
+    elif isinstance(card, list):
+        for value in card:
+            found += text_blocks(value)
+    return found
+
+
+async def test_user_html_is_escaped_in_every_teams_message(teams: TeamsDriver) -> None:
+    assert await teams.channel("ideas here", user=TEAMS_MANAGER) == 201
+    name = "<b>Megan</b> & co"  # a display name is user text too
+    await teams.personal("hello", name=name)
+    await teams.personal(
+        f"/kaizen standard: <h1>big</h1> paper; problem: <i>slow & <b>unclosed; "
+        f"proposal: {LINK}; process: <b>claims</b>", name=name)
+    await teams.wait_for(lambda: any("saved as KZ-1" in t for t in teams.texts()))
+    await teams.personal("/kaizen show KZ-1", name=name)
+    await teams.wait_for(lambda: any("History" in t or "submit" in t.lower()
+                                     for t in teams.texts() if "KZ-1" in t and "show" not in t))
+    await teams.personal("/kaizen mine", name=name)
+    await teams.wait_for(lambda: any("newest first" in t for t in teams.texts()))
+    # A manager rejects with a reason that tries markup too; the author is told privately.
+    assert await teams.personal("/kaizen reject KZ-1 <a href='https://evil.example'>why</a>",
+                                user=TEAMS_MANAGER, name="Mia") == 201
+    await teams.wait_for(lambda: any("rejected" in t for t in teams.texts(PERSONAL[:6])
+                                     if "evil" in t))
+    await teams.idle()
+
+    texts = [s.text for s in teams.fake.sent if s.text]
+    assert texts, "the bot sent no text messages"
+    for text in texts:
+        assert not TAG.search(text), text  # no tag Teams would render
+    joined = "\n".join(texts)
+    assert "&lt;a href=&quot;" not in joined  # quotes need no escaping outside tags
+    assert '&lt;a href="https://example.com"&gt;click here to approve&lt;/a&gt;' in joined
+    assert "&lt;i&gt;slow &amp; &lt;b&gt;unclosed" in joined
+    assert "&lt;b&gt;Megan&lt;/b&gt; &amp; co" in joined  # the display name, in show
+
+    cards = [s.card for s in teams.fake.to(CHANNEL) if s.card]
+    assert cards, "the idea card was not posted"
+    for card in cards:
+        assert LINK in text_runs(card) or any(LINK in run for run in text_runs(card))
+        for block in text_blocks(card):
+            assert "click here" not in block and "<" not in block, block
+
+
+def test_teams_text_escapes_exactly_the_html_specials() -> None:
+    assert teams_text("a < b & c > d") == "a &lt; b &amp; c &gt; d"
+    assert teams_text("it's \"quoted\"") == "it's \"quoted\""
+    assert teams_text("&lt;") == "&amp;lt;"  # an entity typed by a person shows as typed
