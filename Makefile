@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: run test bench bench-digest lint format clean
+.PHONY: run test bench bench-digest lint format audit clean
 
 # Runtime install (stamp files: reinstall only when pyproject.toml changes).
 $(VENV)/.installed-run: pyproject.toml
@@ -37,6 +37,15 @@ bench: $(VENV)/.installed-dev
 ## bench-digest: only the digest benchmark (1,000,000 ideas; about 3 minutes)
 bench-digest: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_digest.py
+
+$(VENV)/.installed-audit: pyproject.toml $(VENV)/.installed-dev
+	$(PIP) install --quiet -e '.[dev,audit]'
+	@touch $@
+
+## audit: known vulnerabilities in every installed dependency (pip-audit against PyPI's
+## advisory data; needs that service reachable; --strict: a package it cannot check fails)
+audit: $(VENV)/.installed-audit
+	$(BIN)/pip-audit --local --skip-editable --strict --progress-spinner off
 
 ## lint: ruff
 lint: $(VENV)/.installed-dev
