@@ -3,6 +3,11 @@
 A token is ``base64url(json payload) + "." + base64url(HMAC-SHA256(secret, payload))`` with the
 platform, workspace, user and expiry. Chat gives a person a link with one; visiting it sets a
 session cookie carrying a fresh token of the same scope. Compared in constant time.
+
+Everything here that reads what a client sent (:meth:`TokenSigner.verify`,
+:func:`password_matches`) is total: any string at all, including non-ASCII text, lone
+surrogates or nonsense base64, gives "no" (``None`` / ``False``), never an exception, so a
+hostile cookie, link or header is a 401 and never a 500.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import time
 from dataclasses import dataclass
 
 TOKEN_TTL_SECONDS = 12 * 3600
+MAX_TOKEN_CHARS = 2048
+"""Far above any token we sign (about 200 characters); longer input is refused unread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +54,25 @@ class TokenSigner:
         return f"{body}.{self._mac(body)}"
 
     def verify(self, token: str, now: float | None = None) -> Scope | None:
-        """The token's scope if it is ours and not expired; None otherwise."""
+        """The token's scope if it is ours and not expired; None for anything else.
+
+        Never raises: a token is ASCII by construction, so non-ASCII input (which
+        ``hmac.compare_digest`` would refuse with TypeError) is rejected before any decoding,
+        and the MAC is compared as bytes.
+        """
+        if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN_CHARS:
+            return None
         body, _, mac = token.partition(".")
-        if not body or not mac or not hmac.compare_digest(mac, self._mac(body)):
+        if not body or not mac or not hmac.compare_digest(mac.encode(),
+                                                          self._mac(body).encode()):
             return None
         try:
             data = json.loads(_unb64(body))
             expires = int(data["exp"])
             scope = Scope(str(data["p"]), str(data["w"]), str(data["u"]))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             return None
-        if expires < (now or time.time()):
+        if expires <= (time.time() if now is None else now):
             return None
         return scope
 
@@ -66,15 +81,24 @@ class TokenSigner:
 
 
 def password_matches(header: str | None, password: str) -> bool:
-    """HTTP basic auth: any user name, the configured password, compared in constant time."""
-    if not header or not header.startswith("Basic "):
-        return False
+    """HTTP basic auth: any user name, the configured password, compared in constant time.
+
+    Never raises: whatever the header holds (non-ASCII, bad base64, bytes that are not UTF-8,
+    no colon) the answer is False. Both sides are hashed before the comparison so the time
+    taken does not depend on the password's length either.
+    """
     try:
-        decoded = base64.b64decode(header[6:], validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
+        scheme, _, credentials = (header or "").partition(" ")
+        if scheme.lower() != "basic" or not credentials.strip():
+            return False
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        _, colon, given = decoded.partition(":")
+        if not colon:
+            return False
+        expected = hashlib.sha256(password.encode("utf-8", "surrogatepass")).digest()
+        return hmac.compare_digest(hashlib.sha256(given.encode("utf-8")).digest(), expected)
+    except (ValueError, TypeError):  # binascii.Error and UnicodeError are ValueErrors
         return False
-    _, _, given = decoded.partition(":")
-    return hmac.compare_digest(given.encode(), password.encode())
 
 
 def public_base(settings: object) -> str:
