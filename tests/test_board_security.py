@@ -4,7 +4,9 @@ our aiohttp app on real databases (SQLite, and PostgreSQL when configured).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -60,6 +62,12 @@ def link_token(client: TestClient, ttl: int = 3600, workspace: str = "T0001") ->
     return client.runtime.signer.sign(Scope("slack", workspace, "ana"), ttl=ttl)  # type: ignore[attr-defined]
 
 
+def set_cookie_value(header: str) -> str:
+    match = re.search(rf"{COOKIE}=([^;]+)", header)
+    assert match, header
+    return match.group(1).strip('"')
+
+
 # --- a hostile token, cookie or header is a 401, never a 500 --------------------------------
 
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=300)
@@ -73,6 +81,8 @@ TOKENISH = st.builds(lambda a, b: f"{a}.{b}", ANY_TEXT, ANY_TEXT)
 def test_verify_is_total_and_says_no_to_anything_it_did_not_sign(text: str) -> None:
     signer = TokenSigner(KEY)
     assert signer.verify(text) is None
+    assert signer.grant(text) is None
+    assert signer.grant(text) is None
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -120,3 +130,46 @@ async def test_a_non_ascii_authorization_header_is_a_401(make_board: Board) -> N
                    "Basic " + base64.b64encode(b"wall:\xff\xfe").decode(), "é"):
         response = await board.get("/", headers={"Authorization": header})
         assert response.status == 401, header
+
+
+# --- a session never outlives its link; the cookie is Secure on an https board --------------
+
+async def test_the_session_ends_when_its_link_would_have(make_board: Board) -> None:
+    board = await make_board()
+    signer: TokenSigner = board.runtime.signer  # type: ignore[attr-defined]
+    link = link_token(board, ttl=600)
+    expires = signer.grant(link).expires  # type: ignore[union-attr]
+    response = await board.get(f"/login?token={link}", allow_redirects=False)
+    assert response.status == 303
+    header = response.headers["Set-Cookie"]
+    max_age = int(re.search(r"Max-Age=(\d+)", header).group(1))  # type: ignore[union-attr]
+    assert 590 <= max_age <= 600  # what is left of the link's 10 minutes, not a fresh 12 h
+    session = signer.grant(set_cookie_value(header))
+    assert session is not None and session.expires == expires
+    assert session.scope == Scope("slack", "T0001", "ana")
+    assert signer.verify(set_cookie_value(header), now=expires + 1) is None
+
+
+async def test_an_expired_links_session_is_refused_by_the_server(make_board: Board) -> None:
+    """Even a client that keeps the cookie past its Max-Age is refused once the link expired."""
+    board = await make_board()
+    response = await board.get(f"/login?token={link_token(board, ttl=2)}",
+                               allow_redirects=False)
+    cookie = set_cookie_value(response.headers["Set-Cookie"])
+    board.session.cookie_jar.clear()
+    assert (await board.get("/", headers={"Cookie": f"{COOKIE}={cookie}"})).status == 200
+    await asyncio.sleep(2.1)
+    assert (await board.get("/", headers={"Cookie": f"{COOKIE}={cookie}"})).status == 401
+
+
+@pytest.mark.parametrize(("public_url", "secure"), [
+    ("https://kaizen.example.com", True), ("HTTPS://kaizen.example.com/", True),
+    ("http://kaizen.example.com", False), (None, False),
+])
+async def test_the_cookie_is_secure_on_an_https_board(make_board: Board, public_url: str | None,
+                                                      secure: bool) -> None:
+    """Behind a TLS-terminating proxy we see plain http: the public URL decides."""
+    board = await make_board(public_url=public_url)
+    response = await board.get(f"/login?token={link_token(board)}", allow_redirects=False)
+    assert response.status == 303
+    assert ("; Secure" in response.headers["Set-Cookie"]) is secure

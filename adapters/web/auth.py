@@ -2,7 +2,8 @@
 
 A token is ``base64url(json payload) + "." + base64url(HMAC-SHA256(secret, payload))`` with the
 platform, workspace, user and expiry. Chat gives a person a link with one; visiting it sets a
-session cookie carrying a fresh token of the same scope. Compared in constant time.
+session cookie carrying a token of the same scope *and the same expiry*, so a session never
+outlives the link that started it. Compared in constant time.
 
 Everything here that reads what a client sent (:meth:`TokenSigner.verify`,
 :func:`password_matches`) is total: any string at all, including non-ASCII text, lone
@@ -40,6 +41,14 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a valid token grants: a scope, until ``expires`` (Unix seconds)."""
+
+    scope: Scope
+    expires: int
+
+
 class TokenSigner:
     def __init__(self, secret: str | None) -> None:
         # Without a configured key, links work until this process restarts (logged at start).
@@ -47,14 +56,18 @@ class TokenSigner:
         self._key = (secret or secrets.token_urlsafe(32)).encode()
 
     def sign(self, scope: Scope, ttl: int = TOKEN_TTL_SECONDS, now: float | None = None) -> str:
+        """A token for ``scope`` valid for ``ttl`` seconds from ``now``."""
+        return self.sign_until(scope, int((time.time() if now is None else now) + ttl))
+
+    def sign_until(self, scope: Scope, expires: int) -> str:
+        """A token for ``scope`` that expires at ``expires`` (Unix seconds), e.g. a link's own."""
         payload = json.dumps({"p": scope.platform, "w": scope.workspace, "u": scope.user,
-                              "exp": int((now or time.time()) + ttl)},
-                             separators=(",", ":")).encode()
+                              "exp": int(expires)}, separators=(",", ":")).encode()
         body = _b64(payload)
         return f"{body}.{self._mac(body)}"
 
-    def verify(self, token: str, now: float | None = None) -> Scope | None:
-        """The token's scope if it is ours and not expired; None for anything else.
+    def grant(self, token: str, now: float | None = None) -> Grant | None:
+        """The token's scope and expiry if it is ours and not expired; None for anything else.
 
         Never raises: a token is ASCII by construction, so non-ASCII input (which
         ``hmac.compare_digest`` would refuse with TypeError) is rejected before any decoding,
@@ -74,7 +87,12 @@ class TokenSigner:
             return None
         if expires <= (time.time() if now is None else now):
             return None
-        return scope
+        return Grant(scope, expires)
+
+    def verify(self, token: str, now: float | None = None) -> Scope | None:
+        """The token's scope if it is ours and not expired; None otherwise (never raises)."""
+        grant = self.grant(token, now)
+        return grant.scope if grant else None
 
     def _mac(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())

@@ -13,6 +13,7 @@ import difflib
 import io
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -73,6 +74,9 @@ class BoardAccess:
         self.password = (settings.board_password.get_secret_value()
                          if settings.board_password else None)
         self.public_url = public_base(settings)
+        # Served over https (the address people use says so): the session cookie must never
+        # travel in clear, even when a TLS-terminating proxy talks plain http to us.
+        self.https = self.public_url.lower().startswith("https://")
 
     def link(self, platform: str, workspace: str, user: str) -> str:
         return login_link(self.signer, self.public_url, Scope(platform, workspace, user))
@@ -168,17 +172,22 @@ def _board(request: web.Request, session: Any) -> SqlBoard:
 
 
 async def login(request: web.Request) -> web.Response:
-    """A personal link: verify its token, start a 12 h session, drop the token from the URL."""
+    """A personal link: verify its token, start a session that ends when the link would have
+    expired (a copied cookie is worth no more than the link), drop the token from the URL."""
     access = request.app[ACCESS]
-    scope = access.signer.verify(request.query.get("token", ""))
-    if scope is None:
+    grant = access.signer.grant(request.query.get("token", ""))
+    if grant is None:
         return _unauthorized(request, "expired")
     response = web.HTTPSeeOther("/")
-    secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
-    response.set_cookie(COOKIE, access.signer.sign(scope), max_age=12 * 3600, httponly=True,
-                        samesite="Lax", secure=secure, path="/")
-    log.info("board session started for %s:%s (%s)", scope.platform, scope.workspace,
-             scope.user)
+    secure = (access.https or request.secure
+              or request.headers.get("X-Forwarded-Proto") == "https")
+    remaining = max(1, math.ceil(grant.expires - time.time()))
+    response.set_cookie(COOKIE, access.signer.sign_until(grant.scope, grant.expires),
+                        max_age=remaining, httponly=True, samesite="Lax", secure=secure,
+                        path="/")
+    scope = grant.scope
+    log.info("board session started for %s:%s (%s), %d min left", scope.platform,
+             scope.workspace, scope.user, remaining // 60)
     raise response
 
 
