@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"kaizen: invalid configuration:\n{_settings_errors(exc)}", file=sys.stderr)
+        print(_settings_errors(exc), file=sys.stderr)
         return 2
     # The server logs at KAIZEN_LOG_LEVEL; interactive commands only show warnings and worse.
     level = settings.log_level.upper() if args.command == "serve" else "WARNING"
@@ -110,7 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings_errors(exc: ValidationError) -> str:
-    return "\n".join(f"  {error['msg']}" for error in exc.errors())
+    """One line per problem, each naming the environment variable to fix."""
+    lines = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["loc"]:
+            field = str(error["loc"][0])
+            info = Settings.model_fields.get(field)
+            variable = str(info.validation_alias) if info and isinstance(
+                info.validation_alias, str) else field
+            if variable not in message:
+                message = f"{variable}: {message}"
+        lines.append(f"kaizen: invalid configuration: {message}")
+    return "\n".join(lines)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

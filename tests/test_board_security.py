@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from adapters.runtime import Runtime
 from adapters.server import build_app
@@ -29,6 +33,7 @@ from tests.test_board import seed
 
 KEY = "test-secret-key"
 PASSWORD = "wall-pass"
+KAIZEN = str(Path(sys.executable).with_name("kaizen"))
 
 Board = Callable[..., Awaitable[TestClient]]
 
@@ -58,6 +63,10 @@ async def make_board(database_url: str) -> AsyncIterator[Board]:
         await client.close()
 
 
+def basic(password: str, user: str = "wall") -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 def link_token(client: TestClient, ttl: int = 3600, workspace: str = "T0001") -> str:
     return client.runtime.signer.sign(Scope("slack", workspace, "ana"), ttl=ttl)  # type: ignore[attr-defined]
 
@@ -81,7 +90,6 @@ TOKENISH = st.builds(lambda a, b: f"{a}.{b}", ANY_TEXT, ANY_TEXT)
 def test_verify_is_total_and_says_no_to_anything_it_did_not_sign(text: str) -> None:
     signer = TokenSigner(KEY)
     assert signer.verify(text) is None
-    assert signer.grant(text) is None
     assert signer.grant(text) is None
 
 
@@ -173,3 +181,60 @@ async def test_the_cookie_is_secure_on_an_https_board(make_board: Board, public_
     response = await board.get(f"/login?token={link_token(board)}", allow_redirects=False)
     assert response.status == 303
     assert ("; Secure" in response.headers["Set-Cookie"]) is secure
+
+
+# --- the wall screen shows exactly KAIZEN_BOARD_WORKSPACE -----------------------------------
+
+def test_the_wall_password_requires_its_workspace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAIZEN_BOARD_PASSWORD", PASSWORD)
+    monkeypatch.delenv("KAIZEN_BOARD_WORKSPACE", raising=False)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    assert ("KAIZEN_BOARD_WORKSPACE must be platform:id, e.g. slack:T0123ABCD "
+            "(required with KAIZEN_BOARD_PASSWORD)") in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["T0001", "slack:", ":T0001", "fax:T0001", "slack:T0 01",
+                                   "busiest", "slack:T0\x1b01"])
+def test_a_malformed_wall_workspace_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                               value: str) -> None:
+    monkeypatch.setenv("KAIZEN_BOARD_PASSWORD", PASSWORD)
+    monkeypatch.setenv("KAIZEN_BOARD_WORKSPACE", value)
+    with pytest.raises(ValidationError, match=r"KAIZEN_BOARD_WORKSPACE must be platform:id, "
+                                              r"e.g. slack:T0123ABCD \(platform: slack, teams, "
+                                              r"console\)"):
+        Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(("value", "stored"), [
+    ("slack:T0001", "slack:T0001"), (" Teams:72f988bf-86f1 ", "teams:72f988bf-86f1"),
+    ("console:local", "console:local"),
+])
+def test_a_wall_workspace_is_platform_and_id(monkeypatch: pytest.MonkeyPatch, value: str,
+                                             stored: str) -> None:
+    monkeypatch.setenv("KAIZEN_BOARD_PASSWORD", PASSWORD)
+    monkeypatch.setenv("KAIZEN_BOARD_WORKSPACE", value)
+    assert Settings(_env_file=None).board_workspace == stored
+
+
+def test_the_cli_says_so_in_one_line(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "KAIZEN_BOARD_PASSWORD": PASSWORD}
+    env.pop("KAIZEN_BOARD_WORKSPACE", None)
+    for command in (["ideas"], ["serve", "--port", "1"]):
+        result = subprocess.run([KAIZEN, *command], env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 2, command
+        assert result.stderr.splitlines() == [
+            "kaizen: invalid configuration: KAIZEN_BOARD_WORKSPACE must be platform:id, "
+            "e.g. slack:T0123ABCD (required with KAIZEN_BOARD_PASSWORD)"], result.stderr
+
+
+async def test_the_wall_shows_its_workspace_however_busy_another_is(make_board: Board) -> None:
+    """T0001 has four ideas and T_OTHER one: the wall shows T_OTHER, as configured."""
+    board = await make_board(board_password=PASSWORD, board_workspace="slack:T_OTHER")
+    page = await board.get("/", headers=basic(PASSWORD))
+    assert page.status == 200
+    text = await page.text()
+    assert "other workspace idea" in text and "Approve claims" not in text
+    ideas = await (await board.get("/api/ideas", headers=basic(PASSWORD))).json()
+    assert ideas["total"] == 1

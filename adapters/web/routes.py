@@ -2,8 +2,10 @@
 `/api/ideas`, plus `/login` (a signed link sets the session) and `/static/*`.
 
 Never open by default: a page needs a session from a personal link (``/kaizen board`` or
-``kaizen board-link``) or, if ``KAIZEN_BOARD_PASSWORD`` is set, HTTP basic auth. Every page is
-autoescaped and sent with a strict Content-Security-Policy (no inline script or style).
+``kaizen board-link``) or, if ``KAIZEN_BOARD_PASSWORD`` is set, HTTP basic auth for a wall screen,
+which shows exactly ``KAIZEN_BOARD_WORKSPACE``. A session lasts as long as the link that started
+it, no longer. Every page is autoescaped and sent with a strict Content-Security-Policy (no inline
+script or style).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
-from sqlalchemy import func, select
 
 from adapters.idea_export import COLUMNS, _csv_safe, idea_record
 from adapters.runtime import Runtime
@@ -34,7 +35,6 @@ from bot.references import parse_idea_key
 from bot.service import utcnow
 from bot.text_input import one_line
 from storage.board import BOARD_COLUMNS, FOLDED, Filters, SqlBoard
-from storage.models import IdeaRow
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ class BoardAccess:
         self.password = (settings.board_password.get_secret_value()
                          if settings.board_password else None)
         self.public_url = public_base(settings)
+        self.wall = wall_scope(settings.board_workspace) if self.password else None
         # Served over https (the address people use says so): the session cookie must never
         # travel in clear, even when a TLS-terminating proxy talks plain http to us.
         self.https = self.public_url.lower().startswith("https://")
@@ -81,19 +82,19 @@ class BoardAccess:
     def link(self, platform: str, workspace: str, user: str) -> str:
         return login_link(self.signer, self.public_url, Scope(platform, workspace, user))
 
-    async def wall_scope(self) -> Scope:
-        """The workspace a password-protected wall screen shows."""
-        configured = self.runtime.settings.board_workspace
-        if configured and ":" in configured:
-            platform, workspace = configured.split(":", 1)
-            return Scope(platform, workspace, "wall")
-        async with self.runtime.sessions() as session:
-            busiest = (await session.execute(
-                select(IdeaRow.platform, IdeaRow.workspace, func.count().label("n"))
-                .group_by(IdeaRow.platform, IdeaRow.workspace)
-                .order_by(func.count().desc()).limit(1))).first()
-        return Scope(busiest[0], busiest[1], "wall") if busiest else Scope("console", "local",
-                                                                           "wall")
+
+def wall_scope(configured: str | None) -> Scope:
+    """The one workspace a password-protected wall screen shows: ``KAIZEN_BOARD_WORKSPACE``.
+
+    Settings require and validate it whenever the password is set, so there is no fallback:
+    choosing, say, the workspace with the most ideas would let anyone who can post ideas
+    decide what the wall shows.
+    """
+    platform, _, workspace = (configured or "").partition(":")
+    if not platform or not workspace:
+        raise ValueError("KAIZEN_BOARD_WORKSPACE must be platform:id, e.g. slack:T0123ABCD "
+                         "(required with KAIZEN_BOARD_PASSWORD)")
+    return Scope(platform, workspace, "wall")
 
 
 ACCESS = web.AppKey("board_access", BoardAccess)
@@ -128,9 +129,9 @@ async def require_access(request: web.Request,
     access = request.app[ACCESS]
     token = request.cookies.get(COOKIE)
     scope = access.signer.verify(token) if token else None
-    if scope is None and access.password and password_matches(
-            request.headers.get("Authorization"), access.password):
-        scope = await access.wall_scope()
+    if scope is None and access.wall is not None and password_matches(
+            request.headers.get("Authorization"), access.password or ""):
+        scope = access.wall
     if scope is None:
         return _unauthorized(request, "expired" if token else "missing")
     request[SCOPE] = scope
@@ -303,6 +304,9 @@ def mount_board(app: web.Application, runtime: Runtime) -> BoardAccess:
     app.router.add_get("/export.csv", export_csv)
     app.router.add_get("/api/ideas", api_ideas)
     app.router.add_static("/static/", HERE / "static", show_index=False)
+    if access.wall is not None:
+        log.info("Board: wall-screen password sign-in on, showing %s:%s (KAIZEN_BOARD_WORKSPACE)",
+                 access.wall.platform, access.wall.workspace)
     if access.signer.ephemeral:
         log.warning("KAIZEN_SECRET_KEY is not set: board links work until this process "
                     "restarts (set it to keep them valid, and the same on every worker)")
