@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 import subprocess
 import sys
@@ -23,11 +24,13 @@ from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
 from adapters.web.auth import (
+    PasswordThrottle,
     Scope,
     TokenSigner,
+    client_key,
     password_matches,
 )
-from adapters.web.routes import COOKIE
+from adapters.web.routes import ACCESS, COOKIE
 from tests.conftest import MANAGER
 from tests.test_board import seed
 
@@ -238,3 +241,105 @@ async def test_the_wall_shows_its_workspace_however_busy_another_is(make_board: 
     assert "other workspace idea" in text and "Approve claims" not in text
     ideas = await (await board.get("/api/ideas", headers=basic(PASSWORD))).json()
     assert ideas["total"] == 1
+
+
+# --- the wall-screen password is throttled per client ---------------------------------------
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_wrong_passwords_are_throttled_with_a_growing_delay(
+        make_board: Board, caplog: pytest.LogCaptureFixture) -> None:
+    board = await make_board(board_password=PASSWORD, board_workspace="slack:T0001")
+    clock = FakeClock()
+    board.app[ACCESS].throttle.clock = clock
+    caplog.set_level(logging.INFO, logger="adapters.web.routes")
+    for attempt in range(5):
+        response = await board.get("/", headers=basic(f"guess-{attempt}"))
+        assert response.status == 401, attempt
+        assert "That board password is not right" in await response.text()
+    # Locked out: even the right password is not checked, so a hit is not told apart.
+    for headers in (basic(PASSWORD), basic("guess-6"), {**basic(PASSWORD),
+                                                         "X-Forwarded-For": "198.51.100.9"}):
+        locked = await board.get("/", headers=headers)
+        assert locked.status == 429 and locked.headers["Retry-After"] == "1"
+        assert "WWW-Authenticate" not in locked.headers
+    api = await board.get("/api/ideas", headers=basic(PASSWORD))
+    assert api.status == 429 and (await api.json())["retry_after"] == 1
+    def lockout_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records
+                if r.levelno == logging.WARNING and r.name == "adapters.web.routes"]
+
+    warnings = lockout_lines()
+    assert len(warnings) == 1  # one line per lockout, however often the client knocks
+    assert "5 wrong attempts from 127.0.0.1" in warnings[0]
+    assert all(PASSWORD not in r.getMessage() and "guess" not in r.getMessage()
+               for r in caplog.records)
+    # Each wrong password after a lockout doubles the next one: 2 s, 4 s, …
+    for expected in (2, 4, 8):
+        clock.now += 100
+        assert (await board.get("/", headers=basic("again"))).status == 401
+        locked = await board.get("/", headers=basic(PASSWORD))
+        assert locked.status == 429 and locked.headers["Retry-After"] == str(expected)
+    assert len(lockout_lines()) == 4
+    # The right password once the lockout is over signs in and starts the count afresh.
+    clock.now += 100
+    assert (await board.get("/", headers=basic(PASSWORD))).status == 200
+    for attempt in range(5):
+        assert (await board.get("/", headers=basic("oops"))).status == 401, attempt
+    assert (await board.get("/", headers=basic("oops"))).status == 429
+
+
+async def test_a_throttled_client_keeps_its_personal_link(make_board: Board) -> None:
+    """The throttle is on password guesses only: a signed link's session still works."""
+    board = await make_board(board_password=PASSWORD, board_workspace="slack:T0001")
+    for _ in range(6):
+        await board.get("/", headers=basic("nope"))
+    assert (await board.get("/", headers=basic(PASSWORD))).status == 429
+    assert (await board.get(f"/login?token={link_token(board)}")).status == 200
+    assert (await board.get("/", headers=basic("nope"))).status == 200  # the cookie decides
+
+
+def test_the_throttle_counts_per_client_and_caps_its_delay() -> None:
+    clock = FakeClock()
+    throttle = PasswordThrottle(allowed=5, base_delay=1, max_delay=60, clock=clock)
+    lockouts = [throttle.failed("203.0.113.1") for _ in range(5)]
+    assert lockouts[:4] == [None] * 4 and lockouts[4] is not None
+    assert lockouts[4].seconds == 1 and lockouts[4].number == 1
+    assert throttle.retry_after("203.0.113.1") == 1 and throttle.retry_after("203.0.113.2") == 0
+    for _ in range(10):
+        clock.now += 1000
+        lockout = throttle.failed("203.0.113.1")
+        assert lockout is not None
+    assert lockout.seconds == 60 and throttle.retry_after("203.0.113.1") == 60
+    throttle.succeeded("203.0.113.1")
+    assert throttle.retry_after("203.0.113.1") == 0 and len(throttle) == 0
+
+
+def test_the_throttle_state_is_bounded() -> None:
+    """An attacker with many addresses cannot grow it without limit."""
+    clock = FakeClock()
+    throttle = PasswordThrottle(max_clients=100, forget_after=3600, clock=clock)
+    for n in range(5000):
+        throttle.failed(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}")
+    assert len(throttle) == 100
+    clock.now += 3601
+    throttle.retry_after("10.0.0.1")
+    assert len(throttle) == 0  # quiet clients are forgotten
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    ("203.0.113.7", "203.0.113.7"),
+    ("::ffff:203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+    ("fe80::1%eth0", "fe80::/64"),
+    (None, "unknown"),
+])
+def test_a_client_is_its_address_or_its_ipv6_64(address: str | None, key: str) -> None:
+    assert client_key(address) == key

@@ -3,7 +3,8 @@
 
 Never open by default: a page needs a session from a personal link (``/kaizen board`` or
 ``kaizen board-link``) or, if ``KAIZEN_BOARD_PASSWORD`` is set, HTTP basic auth for a wall screen,
-which shows exactly ``KAIZEN_BOARD_WORKSPACE``. A session lasts as long as the link that started
+which shows exactly ``KAIZEN_BOARD_WORKSPACE`` and is throttled per client
+(:class:`~adapters.web.auth.PasswordThrottle`). A session lasts as long as the link that started
 it, no longer. Every page is autoescaped and sent with a strict Content-Security-Policy (no inline
 script or style).
 """
@@ -28,7 +29,14 @@ from aiohttp import web
 
 from adapters.idea_export import COLUMNS, _csv_safe, idea_record
 from adapters.runtime import Runtime
-from adapters.web.auth import Scope, login_link, password_matches, public_base
+from adapters.web.auth import (
+    PasswordThrottle,
+    Scope,
+    client_key,
+    login_link,
+    password_matches,
+    public_base,
+)
 from bot.lifecycle import status_label
 from bot.model import IDEA_KEY_PREFIX
 from bot.references import parse_idea_key
@@ -75,6 +83,7 @@ class BoardAccess:
                          if settings.board_password else None)
         self.public_url = public_base(settings)
         self.wall = wall_scope(settings.board_workspace) if self.password else None
+        self.throttle = PasswordThrottle()
         # Served over https (the address people use says so): the session cookie must never
         # travel in clear, even when a TLS-terminating proxy talks plain http to us.
         self.https = self.public_url.lower().startswith("https://")
@@ -129,11 +138,23 @@ async def require_access(request: web.Request,
     access = request.app[ACCESS]
     token = request.cookies.get(COOKIE)
     scope = access.signer.verify(token) if token else None
-    if scope is None and access.wall is not None and password_matches(
-            request.headers.get("Authorization"), access.password or ""):
-        scope = access.wall
+    authorization = request.headers.get("Authorization")
+    if scope is None and access.wall is not None and authorization:
+        client = client_key(request.remote)
+        wait = access.throttle.retry_after(client)
+        if wait:
+            return _too_many_attempts(request, wait)
+        if password_matches(authorization, access.password or ""):
+            access.throttle.succeeded(client)
+            scope = access.wall
+        elif lockout := access.throttle.failed(client):
+            log.warning("board password: %d wrong attempts from %s; its password sign-ins are "
+                        "refused for %d s (lockout %d)", lockout.failures, lockout.client,
+                        lockout.seconds, lockout.number)
     if scope is None:
-        return _unauthorized(request, "expired" if token else "missing")
+        reason = ("password" if access.wall is not None and authorization
+                  else "expired" if token else "missing")
+        return _unauthorized(request, reason)
     request[SCOPE] = scope
     return await handler(request)
 
@@ -147,8 +168,19 @@ def _unauthorized(request: web.Request, reason: str) -> web.Response:
                                   "how": "get a personal link with /kaizen board"},
                                  status=401, headers=headers)
     body = _templates.get_template("unauthorized.html").render(
-        reason=reason, password=bool(access.password))
+        reason=reason, password=bool(access.password), retry_after=0)
     return web.Response(text=body, status=401, content_type="text/html", headers=headers)
+
+
+def _too_many_attempts(request: web.Request, seconds: int) -> web.Response:
+    """429 for a client locked out by the password throttle; no WWW-Authenticate (no prompt)."""
+    headers = {"Retry-After": str(seconds)}
+    if request.path.startswith("/api/") or request.path.endswith(".csv"):
+        return web.json_response({"error": "too many wrong passwords", "retry_after": seconds},
+                                 status=429, headers=headers)
+    body = _templates.get_template("unauthorized.html").render(
+        reason="throttled", password=True, retry_after=seconds)
+    return web.Response(text=body, status=429, content_type="text/html", headers=headers)
 
 
 def _render(name: str, **context: Any) -> web.Response:
