@@ -7,10 +7,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from adapters.cli import configure_logging
 from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
@@ -30,6 +37,7 @@ from adapters.web.auth import (
     client_key,
     password_matches,
 )
+from adapters.web.logs import RedactTokens, redact, server_logging
 from adapters.web.routes import ACCESS, COOKIE
 from tests.conftest import MANAGER
 from tests.test_board import seed
@@ -47,7 +55,8 @@ async def make_board(database_url: str) -> AsyncIterator[Board]:
     clients: list[TestClient] = []
     seeded = False
 
-    async def make(**overrides: Any) -> TestClient:
+    async def make(server_options: dict[str, Any] | None = None,
+                   **overrides: Any) -> TestClient:
         nonlocal seeded
         options: dict[str, Any] = {"database_url": database_url, "secret_key": KEY,
                                    "managers": [MANAGER], **overrides}
@@ -55,7 +64,9 @@ async def make_board(database_url: str) -> AsyncIterator[Board]:
         if not seeded:
             await seed(runtime)
             seeded = True
-        client = TestClient(TestServer(build_app(runtime)))
+        server = TestServer(build_app(runtime))
+        await server.start_server(**(server_options or {}))  # runner options, as run_app's
+        client = TestClient(server)
         await client.start_server()
         client.runtime = runtime  # type: ignore[attr-defined]
         clients.append(client)
@@ -343,3 +354,126 @@ def test_the_throttle_state_is_bounded() -> None:
 ])
 def test_a_client_is_its_address_or_its_ipv6_64(address: str | None, key: str) -> None:
     assert client_key(address) == key
+
+
+# --- sign-in tokens never reach a log -------------------------------------------------------
+
+@pytest.fixture
+def redacting(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], None]]:
+    """Call it first thing in a test: caplog at DEBUG behind the handler set-up ``kaizen`` uses
+    (:func:`adapters.cli.configure_logging`). A function, not set-up work, because pytest gives
+    each test phase fresh capture handlers."""
+    def start() -> None:
+        caplog.set_level(logging.DEBUG)
+        configure_logging(logging.DEBUG)
+        assert any(isinstance(f, RedactTokens) for f in caplog.handler.filters)
+
+    yield start
+    for handler in logging.getLogger().handlers:
+        for log_filter in [f for f in handler.filters if isinstance(f, RedactTokens)]:
+            handler.removeFilter(log_filter)
+
+
+async def test_signing_in_logs_no_token(make_board: Board, redacting: Callable[[], None],
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    redacting()
+    board = await make_board(server_options=server_logging())
+    token = link_token(board)
+    assert (await board.get(f"/login?token={token}")).status == 200
+    assert (await board.get(f"/login?token={token}x", allow_redirects=False)).status == 401
+    access = [r.getMessage() for r in caplog.records if r.name == "kaizen.access"]
+    assert any('"GET /login HTTP/1.1" 303' in line for line in access), access
+    assert any('"GET /login HTTP/1.1" 401' in line for line in access), access
+    assert any("board session started for slack:T0001 (ana)" in r.getMessage()
+               for r in caplog.records)
+    assert token not in caplog.text
+    assert token[:40] not in caplog.text  # not even its readable half
+
+
+async def test_the_slack_sdks_debug_log_of_a_board_link_is_redacted(
+        slack: Any, redacting: Callable[[], None], caplog: pytest.LogCaptureFixture) -> None:
+    """``/kaizen board`` in a Slack DM: the reply carrying the link goes through slack_sdk,
+    which logs the whole request body at DEBUG."""
+    redacting()
+    await slack.dm("/kaizen board")
+    await slack.wait_for(lambda: any("/login?token=" in str(c.params)
+                                     for c in slack.fake.of("chat.postMessage")))
+    sent = next(str(c.params) for c in slack.fake.of("chat.postMessage")
+                if "/login?token=" in str(c.params))
+    token = re.search(r"token=([A-Za-z0-9_.-]+)", sent).group(1)  # type: ignore[union-attr]
+    assert slack.runtime.signer.verify(token) is not None
+    # Bolt hands its logger to the client it makes, so these come from "kaizen.slack.bolt".
+    sdk = [r.getMessage() for r in caplog.records
+           if r.getMessage().startswith("Sending a request") and "chat.postMessage" in
+           r.getMessage()]
+    assert any("token=[redacted]" in line for line in sdk), sdk
+    assert token not in caplog.text
+    logging.getLogger("slack_sdk.web.base_client").debug(
+        "Sending a request - body: {'text': 'Your board: <https://k.example/login?token=%s|open>'}",
+        token)
+    assert token not in caplog.text
+
+
+@pytest.mark.parametrize("text", [
+    "https://k.example/login?token={t}", "<https://k.example/login?token={t}|open the board>",
+    "{{'text': 'https://k.example/login?token={t}'}}", "login%3Ftoken%3D{t}",
+    "Cookie: kaizen_session={t}; other=1", "bare {t} in a sentence",
+    '{{"url": "/login?token={t}"}}',
+])
+def test_redact_removes_a_token_wherever_it_sits(text: str) -> None:
+    token = TokenSigner(KEY).sign(Scope("teams", "72f988bf-86f1", "aad-object-id"))
+    cleaned = redact(text.format(t=token))
+    assert token not in cleaned and token.split(".")[0] not in cleaned
+    assert "[redacted]" in cleaned
+
+
+def test_redaction_covers_exceptions_and_leaves_other_records_alone() -> None:
+    token = TokenSigner(KEY).sign(Scope("slack", "T1", "ana"))
+    record = logging.LogRecord("slack_sdk", logging.ERROR, __file__, 1, "post failed: %s",
+                               ("rate limited",), None)
+    assert RedactTokens().filter(record) and record.getMessage() == "post failed: rate limited"
+    try:
+        raise RuntimeError(f"body was /login?token={token}")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    assert RedactTokens().filter(record) and token not in (record.exc_text or "")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_kaizen_serve_logs_no_token_even_at_debug(cli_env: dict[str, str]) -> None:
+    """The real command: access log without query strings, every handler redacting."""
+    port = _free_port()
+    env = {**cli_env, "KAIZEN_PORT": str(port), "KAIZEN_SECRET_KEY": KEY,
+           "KAIZEN_LOG_LEVEL": "DEBUG", "KAIZEN_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    token = TokenSigner(KEY).sign(Scope("console", "local", "ana"))
+    process = subprocess.Popen([KAIZEN, "serve", "--no-scheduler"], env=env,
+                               start_new_session=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline and process.poll() is None, "serve never came up"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(f"http://127.0.0.1:{port}/login?token={token}", timeout=10) as page:
+            assert page.status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(f"http://127.0.0.1:{port}/login?token={token}%C3%A9", timeout=10)
+        assert refused.value.code == 401
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert '"GET /login HTTP/1.1" 303' in output and '"GET /login HTTP/1.1" 401' in output
+    assert "board session started for console:local (ana)" in output
+    assert "kaizen board-link --user NAME" in output  # the way in, instead of a logged link
+    assert token not in output and token.split(".")[0] not in output
+    assert "token=" not in output.replace("token=[redacted]", "")
