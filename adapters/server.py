@@ -70,8 +70,9 @@ def first_run_sign_in(app: web.Application) -> None:
     shipped. It dies with the process. With a key set, ``kaizen board-link`` makes links.
     """
     settings = app[RUNTIME].settings
-    if settings.slack_enabled or not settings.teams_local_mode:
-        return
+    if (settings.slack_enabled or settings.slack_bot_token or settings.slack_signing_secret
+            or settings.microsoft_app_id):
+        return  # a chat platform is (being) configured: links come from `/kaizen board`
     access = app[ACCESS]
     if access.signer.ephemeral:
         print(f"Board: {access.public_url}/ (sign in with this link, valid 12 h: "

@@ -16,6 +16,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kaizen.db"
 CommaList = Annotated[list[str], NoDecode]
 _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 PLATFORMS = ("slack", "teams", "console")
+_ID = re.compile(r"^[\w.:@\-]{1,255}$")
+"""What platforms use in their ids (Slack T0123ABCD, a Teams tenant GUID, a console name)."""
 BOARD_WORKSPACE_FORM = "KAIZEN_BOARD_WORKSPACE must be platform:id, e.g. slack:T0123ABCD"
 
 
@@ -105,9 +107,8 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         platform, colon, workspace = value.strip().partition(":")
-        platform, workspace = platform.strip().lower(), workspace.strip()
-        if (not colon or platform not in PLATFORMS or not workspace
-                or not workspace.isprintable() or any(c.isspace() for c in workspace)):
+        platform = platform.lower()
+        if not colon or platform not in PLATFORMS or not _ID.match(workspace):
             raise ValueError(f"{BOARD_WORKSPACE_FORM} (platform: {', '.join(PLATFORMS)}); "
                              f"got {value!r}")
         return f"{platform}:{workspace}"

@@ -39,7 +39,6 @@ from adapters.web.auth import (
 )
 from adapters.web.logs import RedactTokens, redact, server_logging
 from adapters.web.routes import ACCESS, COOKIE
-from tests.conftest import MANAGER
 from tests.test_board import seed
 
 KEY = "test-secret-key"
@@ -59,7 +58,7 @@ async def make_board(database_url: str) -> AsyncIterator[Board]:
                    **overrides: Any) -> TestClient:
         nonlocal seeded
         options: dict[str, Any] = {"database_url": database_url, "secret_key": KEY,
-                                   "managers": [MANAGER], **overrides}
+                                   **overrides}
         runtime = Runtime.create(Settings(_env_file=None, **options))
         if not seeded:
             await seed(runtime)
@@ -209,7 +208,7 @@ def test_the_wall_password_requires_its_workspace(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("value", ["T0001", "slack:", ":T0001", "fax:T0001", "slack:T0 01",
-                                   "busiest", "slack:T0\x1b01"])
+                                   "busiest", "slack:T0\x1b01", "slack: T0001"])
 def test_a_malformed_wall_workspace_is_refused(monkeypatch: pytest.MonkeyPatch,
                                                value: str) -> None:
     monkeypatch.setenv("KAIZEN_BOARD_PASSWORD", PASSWORD)
