@@ -97,15 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"kaizen: invalid configuration:\n{_settings_errors(exc)}", file=sys.stderr)
+        print(_settings_errors(exc), file=sys.stderr)
         return 2
     # The server logs at KAIZEN_LOG_LEVEL; interactive commands only show warnings and worse.
-    level = settings.log_level.upper() if args.command == "serve" else "WARNING"
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level.upper() if args.command == "serve" else "WARNING")
     handler = _HANDLERS[args.command]
     try:
         return handler(args, settings)
@@ -114,14 +109,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def configure_logging(level: str | int) -> None:
+    """Log to stderr, with every handler redacting sign-in tokens (adapters/web/logs.py).
+
+    The filter goes on the handlers, so it also covers what libraries log at DEBUG (the Slack
+    SDK writes whole request bodies, board links included).
+    """
+    from adapters.web.logs import install_redaction
+
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    install_redaction()
+
+
 def _settings_errors(exc: ValidationError) -> str:
-    return "\n".join(f"  {error['msg']}" for error in exc.errors())
+    """One line per problem, each naming the environment variable to fix."""
+    lines = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["loc"]:
+            field = str(error["loc"][0])
+            info = Settings.model_fields.get(field)
+            variable = str(info.validation_alias) if info and isinstance(
+                info.validation_alias, str) else field
+            if variable not in message:
+                message = f"{variable}: {message}"
+        lines.append(f"kaizen: invalid configuration: {message}")
+    return "\n".join(lines)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from adapters.server import build_app
+    from adapters.server import build_app, first_run_sign_in
+    from adapters.web.logs import server_logging
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -140,9 +164,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log.info("digest scheduler disabled (--no-scheduler)")
     log.info("kaizen-bot serving on http://%s:%d (health: /healthz, readiness: /readyz)",
              host, port)
-    web.run_app(build_app(runtime, scheduler=not args.no_scheduler), host=host, port=port,
-                print=None,
-                access_log=logging.getLogger("kaizen.access"))
+    app = build_app(runtime, scheduler=not args.no_scheduler)
+    first_run_sign_in(app)
+    # The access log writes paths without query strings: /login?token=… never reaches it.
+    web.run_app(app, host=host, port=port, print=None, **server_logging())
     return 0
 
 

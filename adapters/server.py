@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from aiohttp import web
 
 from adapters.runtime import DatabaseNotReady, Runtime
-from adapters.web.routes import mount_board
+from adapters.web.routes import ACCESS, mount_board
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +52,34 @@ def build_app(runtime: Runtime, scheduler: bool = False) -> web.Application:
     if scheduler:
         _start_scheduler(app, runtime)
     _start_housekeeping(app)
-    access = mount_board(app, runtime)
-    if not runtime.settings.platform_configured:
-        # First run: no chat platform yet. Show the way in, and how to add ideas.
-        log.info("Board: %s/ (sign in with this link, valid 12 h: %s). Add ideas with "
-                 "`kaizen chat` and watch them appear.", access.public_url,
-                 access.link("console", "local", "local-admin"))
+    mount_board(app, runtime)
 
     async def _close(_app: web.Application) -> None:
         await runtime.close()
 
     app.on_cleanup.append(_close)
     return app
+
+
+def first_run_sign_in(app: web.Application) -> None:
+    """First run (no chat platform yet): show the way into the board, and how to add ideas.
+
+    Without ``KAIZEN_SECRET_KEY`` nobody else can make a link this process accepts, so the
+    console workspace's sign-in link is written to the terminal (stderr) for whoever started
+    ``kaizen serve``, and not to the log: a token in a log is a key in a file that is kept and
+    shipped. It dies with the process. With a key set, ``kaizen board-link`` makes links.
+    """
+    settings = app[RUNTIME].settings
+    if settings.platform_configured:
+        return  # a chat platform is (being) configured: links come from `/kaizen board`
+    access = app[ACCESS]
+    if access.signer.ephemeral:
+        print(f"Board: {access.public_url}/ (sign in with this link, valid 12 h: "
+              f"{access.link('console', 'local', 'local-admin')}). Add ideas with "
+              "`kaizen chat` and watch them appear.", file=sys.stderr, flush=True)
+    else:
+        log.info("Board: %s/ (sign in with a link from `kaizen board-link --user NAME`). Add "
+                 "ideas with `kaizen chat` and watch them appear.", access.public_url)
 
 
 def _start_housekeeping(app: web.Application) -> None:

@@ -9,14 +9,22 @@ import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.identity import identity_problem, parse_identity
+from bot.identity import PLATFORMS, identity_problem, parse_identity
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kaizen.db"
 CommaList = Annotated[list[str], NoDecode]
 _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+BOARD_WORKSPACE_FORM = "KAIZEN_BOARD_WORKSPACE must be platform:id, e.g. slack:T0123ABCD"
 
 
 class Settings(BaseSettings):
@@ -61,7 +69,10 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = Field(None, validation_alias="KAIZEN_SECRET_KEY")
     board_password: SecretStr | None = Field(None, validation_alias="KAIZEN_BOARD_PASSWORD")
-    board_workspace: str | None = Field(None, validation_alias="KAIZEN_BOARD_WORKSPACE")
+    board_workspace: str | None = Field(
+        None, validation_alias="KAIZEN_BOARD_WORKSPACE",
+        description="the one workspace the wall screen shows, platform:id; required with "
+        "KAIZEN_BOARD_PASSWORD")
     public_url: str | None = Field(None, validation_alias="KAIZEN_PUBLIC_URL")
 
     ideas_channel: str | None = Field(None, validation_alias="KAIZEN_IDEAS_CHANNEL")
@@ -114,6 +125,26 @@ class Settings(BaseSettings):
         if not match:
             raise ValueError(f"KAIZEN_DIGEST_TIME={value!r} must be HH:MM, e.g. 09:00")
         return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+    @field_validator("board_workspace")
+    @classmethod
+    def _platform_and_id(cls, value: str | None) -> str | None:
+        """``platform:id`` (the project's identity form), platform in lower case; blank = unset."""
+        if value is None or not value.strip():
+            return None
+        parsed = parse_identity(value)
+        if parsed is None:
+            raise ValueError(f"{BOARD_WORKSPACE_FORM} (platform: {', '.join(PLATFORMS)}); "
+                             f"got {value!r}")
+        return ":".join(parsed)
+
+    @model_validator(mode="after")
+    def _wall_screen_names_its_workspace(self) -> Settings:
+        # A wall screen shows exactly one workspace, chosen by the operator: never a guess
+        # (such as the busiest one) that whoever posts ideas could steer.
+        if self.board_password and not self.board_workspace:
+            raise ValueError(f"{BOARD_WORKSPACE_FORM} (required with KAIZEN_BOARD_PASSWORD)")
+        return self
 
     @property
     def slack_enabled(self) -> bool:

@@ -51,7 +51,8 @@ async def seed(runtime: Runtime) -> None:
 @pytest.fixture
 async def board(database_url: str) -> AsyncIterator[TestClient]:
     settings = Settings(database_url=database_url, secret_key="test-secret-key",
-                        board_password="wall-pass", managers=[f"slack:{MANAGER}"])
+                        board_password="wall-pass", board_workspace="slack:T0001",
+                        managers=[f"slack:{MANAGER}"])
     runtime = Runtime.create(settings)
     await seed(runtime)
     async with TestClient(TestServer(build_app(runtime))) as client:

@@ -2,8 +2,11 @@
 `/api/ideas`, plus `/login` (a signed link sets the session) and `/static/*`.
 
 Never open by default: a page needs a session from a personal link (``/kaizen board`` or
-``kaizen board-link``) or, if ``KAIZEN_BOARD_PASSWORD`` is set, HTTP basic auth. Every page is
-autoescaped and sent with a strict Content-Security-Policy (no inline script or style).
+``kaizen board-link``) or, if ``KAIZEN_BOARD_PASSWORD`` is set, HTTP basic auth for a wall screen,
+which shows exactly ``KAIZEN_BOARD_WORKSPACE`` and is throttled per client
+(:class:`~adapters.web.auth.PasswordThrottle`). A session lasts as long as the link that started
+it, no longer. Every page is autoescaped and sent with a strict Content-Security-Policy (no inline
+script or style).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import difflib
 import io
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -22,18 +26,23 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
-from sqlalchemy import func, select
 
 from adapters.idea_export import COLUMNS, _csv_safe, idea_record
 from adapters.runtime import Runtime
-from adapters.web.auth import Scope, login_link, password_matches, public_base
+from adapters.web.auth import (
+    PasswordThrottle,
+    Scope,
+    client_key,
+    login_link,
+    password_matches,
+    public_base,
+)
 from bot.lifecycle import status_label
 from bot.model import IDEA_KEY_PREFIX
 from bot.references import parse_idea_key
 from bot.service import utcnow
 from bot.text_input import one_line
 from storage.board import BOARD_COLUMNS, FOLDED, Filters, SqlBoard
-from storage.models import IdeaRow
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +82,28 @@ class BoardAccess:
         self.password = (settings.board_password.get_secret_value()
                          if settings.board_password else None)
         self.public_url = public_base(settings)
+        self.wall = wall_scope(settings.board_workspace) if self.password else None
+        self.throttle = PasswordThrottle()
+        # Served over https (the address people use says so): the session cookie must never
+        # travel in clear, even when a TLS-terminating proxy talks plain http to us.
+        self.https = self.public_url.lower().startswith("https://")
 
     def link(self, platform: str, workspace: str, user: str) -> str:
         return login_link(self.signer, self.public_url, Scope(platform, workspace, user))
 
-    async def wall_scope(self) -> Scope:
-        """The workspace a password-protected wall screen shows."""
-        configured = self.runtime.settings.board_workspace
-        if configured and ":" in configured:
-            platform, workspace = configured.split(":", 1)
-            return Scope(platform, workspace, "wall")
-        async with self.runtime.sessions() as session:
-            busiest = (await session.execute(
-                select(IdeaRow.platform, IdeaRow.workspace, func.count().label("n"))
-                .group_by(IdeaRow.platform, IdeaRow.workspace)
-                .order_by(func.count().desc()).limit(1))).first()
-        return Scope(busiest[0], busiest[1], "wall") if busiest else Scope("console", "local",
-                                                                           "wall")
+
+def wall_scope(configured: str | None) -> Scope:
+    """The one workspace a password-protected wall screen shows: ``KAIZEN_BOARD_WORKSPACE``.
+
+    Settings require and validate it whenever the password is set, so there is no fallback:
+    choosing, say, the workspace with the most ideas would let anyone who can post ideas
+    decide what the wall shows.
+    """
+    platform, _, workspace = (configured or "").partition(":")
+    if not platform or not workspace:
+        raise ValueError("KAIZEN_BOARD_WORKSPACE must be platform:id, e.g. slack:T0123ABCD "
+                         "(required with KAIZEN_BOARD_PASSWORD)")
+    return Scope(platform, workspace, "wall")
 
 
 ACCESS = web.AppKey("board_access", BoardAccess)
@@ -124,11 +138,23 @@ async def require_access(request: web.Request,
     access = request.app[ACCESS]
     token = request.cookies.get(COOKIE)
     scope = access.signer.verify(token) if token else None
-    if scope is None and access.password and password_matches(
-            request.headers.get("Authorization"), access.password):
-        scope = await access.wall_scope()
+    authorization = request.headers.get("Authorization")
+    if scope is None and access.wall is not None and authorization:
+        client = client_key(request.remote)
+        wait = access.throttle.retry_after(client)
+        if wait:
+            return _too_many_attempts(request, wait)
+        if password_matches(authorization, access.password or ""):
+            access.throttle.succeeded(client)
+            scope = access.wall
+        elif lockout := access.throttle.failed(client):
+            log.warning("board password: %d wrong attempts from %s; its password sign-ins are "
+                        "refused for %d s (lockout %d)", lockout.failures, lockout.client,
+                        lockout.seconds, lockout.number)
     if scope is None:
-        return _unauthorized(request, "expired" if token else "missing")
+        reason = ("password" if access.wall is not None and authorization
+                  else "expired" if token else "missing")
+        return _unauthorized(request, reason)
     request[SCOPE] = scope
     return await handler(request)
 
@@ -142,8 +168,19 @@ def _unauthorized(request: web.Request, reason: str) -> web.Response:
                                   "how": "get a personal link with /kaizen board"},
                                  status=401, headers=headers)
     body = _templates.get_template("unauthorized.html").render(
-        reason=reason, password=bool(access.password))
+        reason=reason, password=bool(access.password), retry_after=0)
     return web.Response(text=body, status=401, content_type="text/html", headers=headers)
+
+
+def _too_many_attempts(request: web.Request, seconds: int) -> web.Response:
+    """429 for a client locked out by the password throttle; no WWW-Authenticate (no prompt)."""
+    headers = {"Retry-After": str(seconds)}
+    if request.path.startswith("/api/") or request.path.endswith(".csv"):
+        return web.json_response({"error": "too many wrong passwords", "retry_after": seconds},
+                                 status=429, headers=headers)
+    body = _templates.get_template("unauthorized.html").render(
+        reason="throttled", password=True, retry_after=seconds)
+    return web.Response(text=body, status=429, content_type="text/html", headers=headers)
 
 
 def _render(name: str, **context: Any) -> web.Response:
@@ -168,17 +205,22 @@ def _board(request: web.Request, session: Any) -> SqlBoard:
 
 
 async def login(request: web.Request) -> web.Response:
-    """A personal link: verify its token, start a 12 h session, drop the token from the URL."""
+    """A personal link: verify its token, start a session that ends when the link would have
+    expired (a copied cookie is worth no more than the link), drop the token from the URL."""
     access = request.app[ACCESS]
-    scope = access.signer.verify(request.query.get("token", ""))
-    if scope is None:
+    grant = access.signer.grant(request.query.get("token", ""))
+    if grant is None:
         return _unauthorized(request, "expired")
     response = web.HTTPSeeOther("/")
-    secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
-    response.set_cookie(COOKIE, access.signer.sign(scope), max_age=12 * 3600, httponly=True,
-                        samesite="Lax", secure=secure, path="/")
-    log.info("board session started for %s:%s (%s)", scope.platform, scope.workspace,
-             scope.user)
+    secure = (access.https or request.secure
+              or request.headers.get("X-Forwarded-Proto") == "https")
+    remaining = max(1, math.ceil(grant.expires - time.time()))
+    response.set_cookie(COOKIE, access.signer.sign_until(grant.scope, grant.expires),
+                        max_age=remaining, httponly=True, samesite="Lax", secure=secure,
+                        path="/")
+    scope = grant.scope
+    log.info("board session started for %s:%s (%s), %d min left", scope.platform,
+             scope.workspace, scope.user, remaining // 60)
     raise response
 
 
@@ -295,6 +337,9 @@ def mount_board(app: web.Application, runtime: Runtime) -> BoardAccess:
     app.router.add_get("/export.csv", export_csv)
     app.router.add_get("/api/ideas", api_ideas)
     app.router.add_static("/static/", HERE / "static", show_index=False)
+    if access.wall is not None:
+        log.info("Board: wall-screen password sign-in on, showing %s:%s (KAIZEN_BOARD_WORKSPACE)",
+                 access.wall.platform, access.wall.workspace)
     if access.signer.ephemeral:
         log.warning("KAIZEN_SECRET_KEY is not set: board links work until this process "
                     "restarts (set it to keep them valid, and the same on every worker)")
