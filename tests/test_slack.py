@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
@@ -152,6 +153,22 @@ async def test_bad_or_stale_signature_is_401_and_stores_nothing(slack: SlackDriv
     assert response.status == 401
     async with slack.runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ProcessedEventRow)) == 0
+    assert slack.fake.calls == []
+
+
+@pytest.mark.parametrize("change", [
+    {"X-Slack-Signature": "v0=\u00e9\u00e9"},  # non-ASCII
+    {"X-Slack-Request-Timestamp": "soon"},
+    {"X-Slack-Request-Timestamp": "\u0661\u0662"},  # digits, but not ASCII ones
+    {"X-Slack-Signature": "v1=abcdef"},
+])
+async def test_malformed_signature_headers_are_401_not_500(slack: SlackDriver,
+                                                           change: dict[str, str]) -> None:
+    body = json.dumps(payload("event_message_im"))
+    headers = {**slack._headers(body, "application/json"), **change}
+    encoded = {k: v.encode().decode("latin-1") for k, v in headers.items()}
+    response = await slack.client.post("/slack/events", data=body, headers=encoded)
+    assert response.status == 401
     assert slack.fake.calls == []
 
 

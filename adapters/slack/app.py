@@ -122,6 +122,10 @@ class SlackAdapter:
         not a crash; bolt catches our listeners' own errors itself, so anything escaping its
         dispatch is a payload shape it cannot route: also a 400, logged.
         """
+        if not _signature_headers_well_formed(request.headers):
+            # slack_sdk's verifier raises (500) on a non-ASCII signature or a non-numeric
+            # timestamp: such a request is simply not signed by Slack.
+            return web.json_response({"error": "invalid request signature"}, status=401)
         try:
             bolt_request = await to_bolt_request(request)
         except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
@@ -465,6 +469,17 @@ class SlackAdapter:
                 del self._names[stale]
         self._names[user_id] = (time.monotonic() + (NAME_TTL_SECONDS if name else 300), name)
         return name
+
+
+def _signature_headers_well_formed(headers: Any) -> bool:
+    """``X-Slack-Request-Timestamp`` is digits and ``X-Slack-Signature`` is ``v0=`` and hex
+    (bolt refuses a missing pair itself, with 401)."""
+    timestamp = headers.get("X-Slack-Request-Timestamp")
+    signature = headers.get("X-Slack-Signature")
+    if timestamp is None and signature is None:
+        return True
+    return bool(timestamp and timestamp.isascii() and timestamp.isdigit() and len(timestamp) < 20
+                and signature and re.fullmatch(r"v0=[0-9a-f]{1,128}", signature))
 
 
 def _button_event_id(body: dict[str, Any], action: dict[str, Any]) -> str:
