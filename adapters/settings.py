@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     reject_reactions: CommaList = Field(
         default_factory=lambda: ["x"], validation_alias="KAIZEN_REJECT_REACTIONS"
     )
+    capture_limit_per_hour: int = Field(
+        20, ge=0, le=10_000, validation_alias="KAIZEN_CAPTURE_LIMIT_PER_HOUR",
+        description="Ideas one person may share per hour (0: no limit); a flood from one "
+        "account (a script, a stuck client) is answered kindly instead of filling the board.")
 
     @field_validator("managers", "admins", "approve_reactions", "reject_reactions", mode="before")
     @classmethod

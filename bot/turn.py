@@ -16,6 +16,7 @@ from bot.replies import Notification, Reply
 
 DEFAULT_APPROVE_REACTIONS = frozenset({"white_check_mark", "heavy_check_mark", "+1"})
 DEFAULT_REJECT_REACTIONS = frozenset({"x"})
+DEFAULT_CAPTURE_LIMIT_PER_HOUR = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Policy:
     board_link: Callable[[str, str, str], str] | None = None
     """Makes a personal, expiring board link (platform, workspace, user); signing is the
     adapters' business, so the core only calls it."""
+    capture_limit_per_hour: int = DEFAULT_CAPTURE_LIMIT_PER_HOUR
+    """Ideas one person may share per rolling hour; 0 means no limit."""
 
     def bootstrap_role(self, user_id: str) -> Role:
         if user_id in self.admins:
