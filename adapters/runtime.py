@@ -38,6 +38,7 @@ def policy_from(settings: Settings, signer: TokenSigner | None = None) -> Policy
         digest_time=settings.digest_time,
         timezone=settings.timezone,
         capture_limit_per_hour=settings.capture_limit_per_hour,
+        digest_subscriptions_max=settings.digest_subscriptions_max,
     )
 
 

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         20, ge=0, le=10_000, validation_alias="KAIZEN_CAPTURE_LIMIT_PER_HOUR",
         description="Ideas one person may share per hour (0: no limit); a flood from one "
         "account (a script, a stuck client) is answered kindly instead of filling the board.")
+    digest_subscriptions_max: int = Field(
+        50, ge=0, le=100_000, validation_alias="KAIZEN_DIGEST_SUBSCRIPTIONS_MAX",
+        description="Digest subscriptions per workspace (0: no limit): each one is a daily "
+        "query and a post, so a workspace cannot make the scheduler do unbounded work.")
 
     @field_validator("managers", "admins", "approve_reactions", "reject_reactions", mode="before")
     @classmethod

@@ -162,6 +162,10 @@ class Digests(Protocol):
 
     async def get(self, platform: str, workspace: str, channel_id: str) -> object | None: ...
 
+    async def count(self, platform: str, workspace: str) -> int:
+        """How many channels of the workspace have a digest subscription."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One database transaction per turn; leaving without ``commit`` rolls back."""

@@ -225,6 +225,16 @@ def capture_limit_form(limit: int, until: datetime, now: datetime, zone: str) ->
     )
 
 
+def digest_subscriptions_full(maximum: int) -> Reply:
+    return Reply(
+        f"This workspace already has {maximum} digest subscriptions, the most it may have. "
+        "Turn one off first (`/kaizen digest off` in its channel; `kaizen digest --list` on "
+        "the server lists them), or ask whoever runs the bot to raise "
+        "KAIZEN_DIGEST_SUBSCRIPTIONS_MAX.",
+        kind="refused",
+    )
+
+
 # --- lifecycle -------------------------------------------------------------------------------
 
 IDEA_KEY_NEEDED = "Which idea? Give its key, e.g. `KZ-12` (`/kaizen mine` lists yours)."

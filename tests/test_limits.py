@@ -13,13 +13,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from adapters.runtime import Runtime, policy_from
 from adapters.settings import Settings
-from bot.events import FormEvent, UserRef
+from bot.events import FormEvent, MessageEvent, UserRef
 from bot.service import KaizenService
 from bot.turn import Policy
-from tests.conftest import POLICY, Chat, Clock, all_ideas, reply_text
+from storage.models import DigestSubscriptionRow
+from tests.conftest import ADMIN, MANAGER, POLICY, Chat, Clock, all_ideas, reply_text
 from tests.teams_harness import CHANNEL, TeamsDriver, teams_settings
 
 ANA = UserRef("slack", "T0001", "U_ANA", "ana")
@@ -44,10 +46,12 @@ async def stored_draft(runtime: Runtime, user: UserRef) -> Any:
 def test_the_limits_are_settings_with_documented_defaults(
         monkeypatch: pytest.MonkeyPatch) -> None:
     defaults = policy_from(Settings(_env_file=None))  # type: ignore[call-arg]
-    assert defaults.capture_limit_per_hour == 20
+    assert (defaults.capture_limit_per_hour, defaults.digest_subscriptions_max) == (20, 50)
     monkeypatch.setenv("KAIZEN_CAPTURE_LIMIT_PER_HOUR", "0")
+    monkeypatch.setenv("KAIZEN_DIGEST_SUBSCRIPTIONS_MAX", "3")
     configured = Settings(_env_file=None)  # type: ignore[call-arg]
     assert policy_from(configured).capture_limit_per_hour == 0
+    assert policy_from(configured).digest_subscriptions_max == 3
     monkeypatch.setenv("KAIZEN_CAPTURE_LIMIT_PER_HOUR", "-1")
     with pytest.raises(ValueError, match="KAIZEN_CAPTURE_LIMIT_PER_HOUR"):
         Settings(_env_file=None)  # type: ignore[call-arg]
@@ -180,3 +184,42 @@ async def test_teams_form_at_the_limit_comes_back_filled_in(limited_teams: Teams
     inputs = {i["id"]: i.get("value") for i in card["body"] if i["type"] == "Input.Text"}
     assert inputs["proposal"] == "Prepare dies offline"
     assert [i.proposal for i in await all_ideas(teams.runtime)] == ["SMED"]
+
+
+# --- digest subscriptions ----------------------------------------------------------------------
+
+
+async def digest_here(service: KaizenService, channel: str, workspace: str = "T0001",
+                      args: str = "") -> str:
+    result = await service.handle_message(MessageEvent(
+        f"evt-{uuid.uuid4()}", UserRef("slack", workspace, MANAGER, "mia"),
+        f"/kaizen digest {args or 'here'}", channel, source={"channel_type": "channel"}))
+    return reply_text(result)
+
+
+async def test_digest_subscriptions_per_workspace_are_capped(
+    runtime: Runtime, clock: Clock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    service = KaizenService(runtime.unit_of_work, clock=clock, policy=Policy(
+        managers=frozenset({MANAGER}), admins=frozenset({ADMIN}), digest_subscriptions_max=2))
+    assert "gets the kaizen stand-up digest" in await digest_here(service, "C1")
+    assert "gets the kaizen stand-up digest" in await digest_here(service, "C2")
+    caplog.set_level(logging.WARNING, logger="bot.digest_commands")
+    full = await digest_here(service, "C3")
+    assert "already has 2 digest subscriptions" in full
+    assert "KAIZEN_DIGEST_SUBSCRIPTIONS_MAX" in full and "/kaizen digest off" in full
+    assert any("digest subscriptions: slack:T0001 has 2 (max 2)" in r.getMessage()
+               for r in caplog.records)
+    # Changing a channel that has one is always allowed; another workspace has its own count.
+    changed = await digest_here(service, "C2", args="here 07:30 Europe/Berlin daily")
+    assert "07:30 Europe/Berlin, daily" in changed
+    assert "gets the kaizen stand-up digest" in await digest_here(service, "C9", "T_OTHER")
+    assert "is off" in await digest_here(service, "C1", args="off")
+    assert "gets the kaizen stand-up digest" in await digest_here(service, "C3")
+    async with runtime.sessions() as session:
+        channels = sorted(await session.scalars(
+            select(DigestSubscriptionRow.channel_id).where(
+                DigestSubscriptionRow.workspace == "T0001")))
+        assert channels == ["C2", "C3"]
+        assert await session.scalar(select(func.count()).select_from(
+            DigestSubscriptionRow)) == 3
