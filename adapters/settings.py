@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         50, ge=0, le=100_000, validation_alias="KAIZEN_DIGEST_SUBSCRIPTIONS_MAX",
         description="Digest subscriptions per workspace (0: no limit): each one is a daily "
         "query and a post, so a workspace cannot make the scheduler do unbounded work.")
+    request_body_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias="KAIZEN_REQUEST_BODY_TIMEOUT_SECONDS",
+        description="How long a request body may take to arrive before the answer is 408: a "
+        "client that sends headers and then stalls must not hold a connection.")
 
     @field_validator("managers", "admins", "approve_reactions", "reject_reactions", mode="before")
     @classmethod

@@ -47,11 +47,14 @@ def test_the_limits_are_settings_with_documented_defaults(
         monkeypatch: pytest.MonkeyPatch) -> None:
     defaults = policy_from(Settings(_env_file=None))  # type: ignore[call-arg]
     assert (defaults.capture_limit_per_hour, defaults.digest_subscriptions_max) == (20, 50)
+    assert Settings(_env_file=None).request_body_timeout_seconds == 10  # type: ignore[call-arg]
     monkeypatch.setenv("KAIZEN_CAPTURE_LIMIT_PER_HOUR", "0")
     monkeypatch.setenv("KAIZEN_DIGEST_SUBSCRIPTIONS_MAX", "3")
+    monkeypatch.setenv("KAIZEN_REQUEST_BODY_TIMEOUT_SECONDS", "0.5")
     configured = Settings(_env_file=None)  # type: ignore[call-arg]
     assert policy_from(configured).capture_limit_per_hour == 0
     assert policy_from(configured).digest_subscriptions_max == 3
+    assert configured.request_body_timeout_seconds == 0.5
     monkeypatch.setenv("KAIZEN_CAPTURE_LIMIT_PER_HOUR", "-1")
     with pytest.raises(ValueError, match="KAIZEN_CAPTURE_LIMIT_PER_HOUR"):
         Settings(_env_file=None)  # type: ignore[call-arg]
