@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -244,3 +244,32 @@ async def test_json_nested_past_the_limit_is_refused_before_any_parser_sees_it(
     assert any("request body for POST /slack/events from 127.0.0.1 nests JSON deeper than 64 "
                "levels" in r.getMessage() for r in caplog.records)
 
+
+async def test_each_platform_handler_refuses_unparseable_nesting_on_its_own(
+    database_url: str, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without the server's middleware (a bare app, as bench/serve.py mounts them), Slack's
+    and Teams' handlers still answer json's RecursionError with a 400, not a 500."""
+    from adapters.slack.app import SlackAdapter
+    from adapters.teams.app import TeamsAdapter
+
+    caplog.set_level(logging.DEBUG)
+    runtime = Runtime.create(teams_settings(
+        database_url, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake_slack.url))
+    bare = web.Application(client_max_size=1024 * 1024)
+    bare.router.add_post("/slack/events", SlackAdapter(runtime).handle_http)
+    bare.router.add_post("/api/messages", TeamsAdapter(runtime).handle_http)
+    try:
+        async with TestServer(bare) as test_server, ClientSession() as session:
+            for path, body, content_type in (
+                ("/api/messages", "[" * 100_000, "application/json"),
+                ("/slack/events", "[" * 100_000, "application/json"),
+                ("/slack/events", urllib.parse.urlencode({"payload": "[" * 100_000}), FORM),
+            ):
+                async with session.post(test_server.make_url(path), data=body,
+                                        headers={"Content-Type": content_type}) as response:
+                    assert response.status == 400, (path, content_type)
+    finally:
+        await runtime.close()
+    _assert_no_traceback(caplog)

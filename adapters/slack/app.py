@@ -122,7 +122,7 @@ class SlackAdapter:
         """
         try:
             bolt_request = await to_bolt_request(request)
-        except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
+        except (ValueError, AttributeError, TypeError, UnicodeDecodeError, RecursionError):
             return web.json_response({"error": "malformed request body"}, status=400)
         try:
             bolt_response = await self.app.async_dispatch(bolt_request)
