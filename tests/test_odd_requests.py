@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
@@ -20,6 +20,10 @@ from slack_sdk.signature import SignatureVerifier
 from adapters.request_limits import MAX_JSON_DEPTH, json_nesting_exceeds
 from adapters.runtime import Runtime
 from adapters.server import build_app
+from adapters.settings import Settings
+from bot.events import MessageEvent, UserRef
+from bot.service import KaizenService
+from tests.conftest import POLICY
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.slack_harness import SIGNING_SECRET
 from tests.teams_harness import teams_settings
@@ -273,3 +277,56 @@ async def test_each_platform_handler_refuses_unparseable_nesting_on_its_own(
     finally:
         await runtime.close()
     _assert_no_traceback(caplog)
+
+
+# --- the board's API: paging out of range --------------------------------------------------------
+
+
+@pytest.fixture
+async def board(database_url: str) -> AsyncIterator[TestClient]:
+    from tests.test_board import signed_in
+
+    runtime = Runtime.create(Settings(database_url=database_url, secret_key="test-secret-key"))
+    service = KaizenService(runtime.unit_of_work, policy=POLICY)
+    for n, proposal in enumerate(["Cut printing costs by 100%", "Merge the 1000 paper forms",
+                                  "Name files in snake_case", "Name files snakeXcase",
+                                  "Share the a/b test results", "Store scans on drive C:\\"]):
+        await service.handle_message(MessageEvent(
+            f"seed-{n}", UserRef("slack", "T0001", f"U{n}", f"u{n}"),
+            f"/kaizen standard: s; problem: p; proposal: {proposal}", "C1"))
+    async with TestClient(TestServer(build_app(runtime))) as client:
+        client.runtime = runtime  # type: ignore[attr-defined]
+        yield await signed_in(client)
+
+
+@pytest.mark.parametrize(("query", "error"), [
+    ("limit=0", "limit must be a whole number from 1 to 200"),
+    ("limit=-5", "limit must be a whole number from 1 to 200"),
+    ("limit=201", "limit must be a whole number from 1 to 200"),
+    ("limit=1e3", "limit must be a whole number from 1 to 200"),
+    ("limit=", "limit must be a whole number from 1 to 200"),
+    ("limit=" + "9" * 5000, "limit must be a whole number from 1 to 200"),
+    ("offset=-1", "offset must be a whole number from 0 to 1000000"),
+    ("offset=1000001", "offset must be a whole number from 0 to 1000000"),
+    ("offset=" + "1" + "0" * 30, "offset must be a whole number from 0 to 1000000"),
+    ("offset=9223372036854775808", "offset must be a whole number from 0 to 1000000"),
+    ("offset=1_000", "offset must be a whole number from 0 to 1000000"),
+    ("offset=%EF%BC%91", "offset must be a whole number from 0 to 1000000"),  # fullwidth 1
+])
+async def test_paging_out_of_range_is_a_400_naming_the_parameter(
+    board: TestClient, caplog: pytest.LogCaptureFixture, query: str, error: str,
+) -> None:
+    """Used to be clamped silently, and on PostgreSQL an OFFSET past bigint was a 500."""
+    caplog.set_level(logging.DEBUG)
+    response = await board.get(f"/api/ideas?{query}")
+    assert response.status == 400
+    assert await response.json() == {"error": error}
+    _assert_no_traceback(caplog)
+
+
+async def test_paging_at_the_edges_of_its_range_works(board: TestClient) -> None:
+    for query, shown in (("limit=1", 1), ("limit=200", 6), ("offset=1000000", 0),
+                         ("limit=2&offset=5", 1), ("", 6)):
+        body = await (await board.get(f"/api/ideas?{query}")).json()
+        assert (body["total"], len(body["ideas"])) == (6, shown), query
+
