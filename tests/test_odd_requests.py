@@ -279,7 +279,7 @@ async def test_each_platform_handler_refuses_unparseable_nesting_on_its_own(
     _assert_no_traceback(caplog)
 
 
-# --- the board's API: paging out of range --------------------------------------------------------
+# --- the board's API: paging out of range, wildcards in searches ---------------------------------
 
 
 @pytest.fixture
@@ -330,3 +330,25 @@ async def test_paging_at_the_edges_of_its_range_works(board: TestClient) -> None
         body = await (await board.get(f"/api/ideas?{query}")).json()
         assert (body["total"], len(body["ideas"])) == (6, shown), query
 
+
+@pytest.mark.parametrize(("q", "found"), [
+    ("100%", ["Cut printing costs by 100%"]),
+    ("%", ["Cut printing costs by 100%"]),
+    ("_", ["Name files in snake_case"]),
+    ("e_c", ["Name files in snake_case"]),
+    ("%forms", []),
+    ("a/b", ["Share the a/b test results"]),
+    ("/", ["Share the a/b test results"]),
+    ("C:\\", ["Store scans on drive C:\\"]),
+    ("SNAKE", ["Name files in snake_case", "Name files snakeXcase"]),
+])
+async def test_search_wildcards_are_literal_characters(
+    board: TestClient, q: str, found: list[str],
+) -> None:
+    """``%`` and ``_`` are what they look like, not LIKE wildcards; so is the escape
+    character; case is still ignored."""
+    response = await board.get("/api/ideas", params={"q": q})
+    assert response.status == 200
+    body = await response.json()
+    assert sorted(i["proposal"] for i in body["ideas"]) == found, q
+    assert body["total"] == len(found)
