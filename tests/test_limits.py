@@ -219,6 +219,12 @@ async def test_digest_subscriptions_per_workspace_are_capped(
     assert "gets the kaizen stand-up digest" in await digest_here(service, "C9", "T_OTHER")
     assert "is off" in await digest_here(service, "C1", args="off")
     assert "gets the kaizen stand-up digest" in await digest_here(service, "C3")
+    # One subscription follows at most 20 areas (each digest query filters by them).
+    many = " ".join(f"#area{n}" for n in range(21))
+    assert "A digest can follow up to 20 areas; you named 21" in await digest_here(
+        service, "C3", args=f"here {many}")
+    twenty = await digest_here(service, "C3", args=f"here {many.rsplit(' ', 1)[0]} #area0")
+    assert "#area19" in twenty and "gets the kaizen stand-up digest" in twenty
     async with runtime.sessions() as session:
         channels = sorted(await session.scalars(
             select(DigestSubscriptionRow.channel_id).where(
