@@ -352,3 +352,23 @@ async def test_search_wildcards_are_literal_characters(
     body = await response.json()
     assert sorted(i["proposal"] for i in body["ideas"]) == found, q
     assert body["total"] == len(found)
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1", "http"])
+def test_kaizen_serve_refuses_a_port_out_of_range_without_a_traceback(
+    port: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``KAIZEN_PORT`` was range-checked but ``--port`` was not: bind() raised a traceback
+    (and 0 served on a random port)."""
+    from adapters.cli import main
+
+    def serve_instead(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"kaizen serve started with --port {port}")
+
+    monkeypatch.setattr(web, "run_app", serve_instead)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", port])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --port: must be a port number from 1 to 65535" in error
+    assert "Traceback" not in error
