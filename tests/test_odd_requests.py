@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, web
@@ -372,3 +375,17 @@ def test_kaizen_serve_refuses_a_port_out_of_range_without_a_traceback(
     error = capsys.readouterr().err
     assert "argument --port: must be a port number from 1 to 65535" in error
     assert "Traceback" not in error
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2026-13-01"])
+def test_kaizen_digest_refuses_a_date_out_of_range_without_a_traceback(
+    cli_env: dict[str, str], day: str,
+) -> None:
+    """Dates near year 1 or 9999 overflowed the digest's date arithmetic: a traceback."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("kaizen")), "digest", "--print", "--date", day],
+        env={**cli_env, "KAIZEN_TIMEZONE": "Asia/Tokyo"}, capture_output=True, text=True,
+        timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.strip() == (f"kaizen digest: --date must be YYYY-MM-DD from 1970-01-01 "
+                                   f"to 2999-12-31, not '{day}'")
