@@ -13,7 +13,6 @@ import difflib
 import io
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -48,7 +47,6 @@ PUBLIC_PREFIXES = ("/healthz", "/readyz", "/slack/", "/api/messages", "/static/"
 API_PAGE_MAX = 200
 API_OFFSET_MAX = 1_000_000
 """Deeper pages are refused: paging a board, not the whole history (that is /export.csv)."""
-_DIGITS = re.compile(r"[0-9]{1,9}")
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -277,7 +275,7 @@ def _page_parameter(request: web.Request, name: str, default: int, low: int,
     raw = request.query.get(name)
     if raw is None:
         return default
-    if _DIGITS.fullmatch(raw) and low <= int(raw) <= high:
+    if raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high:
         return int(raw)
     raise web.HTTPBadRequest(
         text=json.dumps({"error": f"{name} must be a whole number from {low} to {high}"}),
