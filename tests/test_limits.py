@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from bot.events import FormEvent, MessageEvent, UserRef
 from bot.service import KaizenService
 from bot.turn import Policy
 from storage.models import DigestSubscriptionRow
-from tests.conftest import ADMIN, MANAGER, POLICY, Chat, Clock, all_ideas, reply_text
+from tests.conftest import MANAGER, POLICY, Chat, Clock, all_ideas, reply_text
 from tests.teams_harness import CHANNEL, TeamsDriver, teams_settings
 
 ANA = UserRef("slack", "T0001", "U_ANA", "ana")
@@ -203,8 +204,8 @@ async def digest_here(service: KaizenService, channel: str, workspace: str = "T0
 async def test_digest_subscriptions_per_workspace_are_capped(
     runtime: Runtime, clock: Clock, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    service = KaizenService(runtime.unit_of_work, clock=clock, policy=Policy(
-        managers=frozenset({MANAGER}), admins=frozenset({ADMIN}), digest_subscriptions_max=2))
+    service = KaizenService(runtime.unit_of_work, clock=clock,
+                            policy=replace(POLICY, digest_subscriptions_max=2))
     assert "gets the kaizen stand-up digest" in await digest_here(service, "C1")
     assert "gets the kaizen stand-up digest" in await digest_here(service, "C2")
     caplog.set_level(logging.WARNING, logger="bot.digest_commands")
