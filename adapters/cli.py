@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP server (Slack, Teams, health checks)")
     serve.add_argument("--host", help="address to bind (default: KAIZEN_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: KAIZEN_PORT or 3978)")
+    serve.add_argument("--port", type=_port, help="port (default: KAIZEN_PORT or 3978)")
     serve.add_argument("--no-scheduler", action="store_true",
                        help="do not run the daily digest scheduler in this process")
     serve.add_argument("--local-if-unconfigured", action="store_true",
@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--developer", help="developer name shown in Teams (max 32)")
     package.add_argument("--website", help="https:// address for developer, privacy and terms")
     return parser
+
+
+def _port(text: str) -> int:
+    """``--port``: checked like KAIZEN_PORT, so 70000 is a usage error, not a traceback."""
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, not {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

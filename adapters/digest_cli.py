@@ -88,11 +88,20 @@ async def _post_now(runtime: Runtime, subscriptions: list[Subscription], force: 
     return 0
 
 
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(2999, 12, 31)
+"""``--date`` range: the digest looks back a year from its date, and date arithmetic near
+year 1 or 9999 overflows (a traceback instead of a digest)."""
+
+
 def _parse_date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise SystemExit(f"kaizen digest: --date must be YYYY-MM-DD, not {text!r}") from None
+        day = None
+    if day is None or not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise SystemExit(f"kaizen digest: --date must be YYYY-MM-DD from {EARLIEST_DATE} to "
+                         f"{LATEST_DATE}, not {text!r}")
+    return day
 
 
 def _end_of(day: str, zone: str) -> datetime:

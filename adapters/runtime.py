@@ -37,6 +37,8 @@ def policy_from(settings: Settings, signer: TokenSigner | None = None) -> Policy
         reject_reactions=frozenset(normalise_reaction(r) for r in settings.reject_reactions),
         digest_time=settings.digest_time,
         timezone=settings.timezone,
+        capture_limit_per_hour=settings.capture_limit_per_hour,
+        digest_subscriptions_max=settings.digest_subscriptions_max,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.request_limits import body_limits
 from adapters.runtime import DatabaseNotReady, Runtime
 from adapters.web.routes import ACCESS, mount_board
 
@@ -43,7 +44,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 def build_app(runtime: Runtime, scheduler: bool = False) -> web.Application:
     # 1 MiB is far above any Slack or Teams payload and bounds what a client can make us read.
-    app = web.Application(client_max_size=1024 * 1024)
+    # Every body arrives within KAIZEN_REQUEST_BODY_TIMEOUT_SECONDS and nests JSON sanely.
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[
+        body_limits(runtime.settings.request_body_timeout_seconds)])
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

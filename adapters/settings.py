@@ -87,6 +87,18 @@ class Settings(BaseSettings):
     reject_reactions: CommaList = Field(
         default_factory=lambda: ["x"], validation_alias="KAIZEN_REJECT_REACTIONS"
     )
+    capture_limit_per_hour: int = Field(
+        20, ge=0, le=10_000, validation_alias="KAIZEN_CAPTURE_LIMIT_PER_HOUR",
+        description="Ideas one person may share per hour (0: no limit); a flood from one "
+        "account (a script, a stuck client) is answered kindly instead of filling the board.")
+    digest_subscriptions_max: int = Field(
+        50, ge=0, le=100_000, validation_alias="KAIZEN_DIGEST_SUBSCRIPTIONS_MAX",
+        description="Digest subscriptions per workspace (0: no limit): each one is a daily "
+        "query and a post, so a workspace cannot make the scheduler do unbounded work.")
+    request_body_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias="KAIZEN_REQUEST_BODY_TIMEOUT_SECONDS",
+        description="How long a request body may take to arrive before the answer is 408: a "
+        "client that sends headers and then stalls must not hold a connection.")
 
     @field_validator("managers", "admins", "approve_reactions", "reject_reactions",
                      "teams_tenants", mode="before")

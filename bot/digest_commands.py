@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from bot import texts
 from bot.references import split_first
 from bot.replies import Reply
 from bot.schedule import ScheduleError, next_run, parse_subscription
 from bot.turn import Turn
+
+log = logging.getLogger(__name__)
 
 USAGE = (
     "`/kaizen digest here [HH:MM] [Time/Zone] [weekdays|daily|mon,tue,…] [#area …]` subscribes "
@@ -38,6 +42,8 @@ async def _subscribe(turn: Turn, args: str) -> list[Reply]:
         request = parse_subscription(args, turn.policy.digest_time, turn.policy.timezone)
     except ScheduleError as exc:
         return [Reply(str(exc), kind="error")]
+    if await _workspace_full(turn):
+        return [texts.digest_subscriptions_full(turn.policy.digest_subscriptions_max)]
     reference: Any = dict(turn.source) or None
     await turn.uow.digests.subscribe(turn.user.platform, turn.user.workspace,
                                      turn.channel or "", reference, request.schedule,
@@ -48,6 +54,22 @@ async def _subscribe(turn: Turn, args: str) -> list[Reply]:
         upcoming) else ""
     return [Reply(f"This channel gets the kaizen stand-up digest at "
                   f"{request.schedule.describe()}{areas}.{when}", kind="done")]
+
+
+async def _workspace_full(turn: Turn) -> bool:
+    """A new channel's subscription would pass KAIZEN_DIGEST_SUBSCRIPTIONS_MAX (each one is a
+    daily query and post, so a workspace cannot ask for unbounded work). Changing an existing
+    channel's subscription never counts as one more."""
+    maximum = turn.policy.digest_subscriptions_max
+    platform, workspace = turn.user.platform, turn.user.workspace
+    if maximum <= 0 or await turn.uow.digests.get(platform, workspace, turn.channel or ""):
+        return False
+    count = await turn.uow.digests.count(platform, workspace)
+    if count < maximum:
+        return False
+    log.warning("digest subscriptions: %s:%s has %d (max %d); %s refused for channel %s",
+                platform, workspace, count, maximum, turn.user.user_id, turn.channel)
+    return True
 
 
 async def _unsubscribe(turn: Turn) -> list[Reply]:

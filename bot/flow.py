@@ -142,7 +142,9 @@ def _start(draft: Draft | None, action: Start, now: datetime) -> Outcome:
         # Keep what they typed with the question, so "start over" can use it.
         pending = {"choice": "restart", "text": action.text}
         kept = replace(draft, pending=pending, updated_at=now)
-        return Outcome(kept, [texts.draft_already_open(STEP_BY_NAME[draft.step])])
+        ask = texts.draft_ready() if is_complete(draft) else texts.draft_already_open(
+            STEP_BY_NAME[draft.step])
+        return Outcome(kept, [ask])
     fresh = Draft(step=FIRST_STEP, started_at=now, updated_at=now)
     if not action.text.strip():
         return Outcome(fresh, [texts.intro(len(STEPS)), _question(fresh)])
@@ -243,7 +245,15 @@ def _help(draft: Draft, now: datetime) -> Outcome:
 
 def _continue(draft: Draft, now: datetime) -> Outcome:
     kept = replace(draft, pending=None, updated_at=now)
+    if is_complete(kept):
+        # Every answer is there (the draft waited for the hourly capture limit): send it.
+        return Outcome(None, completed=kept)
     return Outcome(kept, [_question(kept)])
+
+
+def is_complete(draft: Draft) -> bool:
+    """Every question answered: what a draft kept at the capture limit looks like."""
+    return all(draft.answers.get(step.name) for step in STEPS)
 
 
 def _restart(draft: Draft, now: datetime) -> Outcome:

@@ -86,6 +86,13 @@ class Ideas(Protocol):
 
     async def set_process(self, idea_id: int, process_id: int, now: datetime) -> None: ...
 
+    async def created_since(self, author_id: int, since: datetime, limit: int) -> list[datetime]:
+        """When the author's ideas created after ``since`` were made, newest first, at most
+        ``limit`` of them: enough to tell whether they reached the hourly capture limit and
+        when the oldest counted one leaves the window. Counted in the database, so the limit
+        holds across workers."""
+        ...
+
 
 class IdeaEvents(Protocol):
     async def add(
@@ -156,6 +163,10 @@ class Digests(Protocol):
     async def unsubscribe(self, platform: str, workspace: str, channel_id: str) -> bool: ...
 
     async def get(self, platform: str, workspace: str, channel_id: str) -> object | None: ...
+
+    async def count(self, platform: str, workspace: str) -> int:
+        """How many channels of the workspace have a digest subscription."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -55,6 +55,11 @@ ACCEPTED_FORMS = (
 )
 
 
+MAX_DIGEST_AREAS = 20
+"""Areas one digest may follow: every digest query filters by them, so the list is bounded
+(a message of #tags could otherwise name thousands)."""
+
+
 def parse_subscription(args: str, default_time: str, default_zone: str) -> SubscriptionRequest:
     """Read the arguments after ``digest here``; anything not understood is an error."""
     at = _parse_time(default_time)
@@ -77,7 +82,11 @@ def parse_subscription(args: str, default_time: str, default_zone: str) -> Subsc
             raise ScheduleError(f"“{token}” is not a time I understand. {ACCEPTED_FORMS}")
         else:
             raise ScheduleError(f"I don't understand “{token}”. {ACCEPTED_FORMS}")
-    return SubscriptionRequest(Schedule(at, zone, days), tuple(dict.fromkeys(areas)))
+    unique_areas = tuple(dict.fromkeys(areas))
+    if len(unique_areas) > MAX_DIGEST_AREAS:
+        raise ScheduleError(f"A digest can follow up to {MAX_DIGEST_AREAS} areas; you named "
+                            f"{len(unique_areas)}. Name fewer, or none for all areas.")
+    return SubscriptionRequest(Schedule(at, zone, days), unique_areas)
 
 
 def _parse_time(text: str) -> time:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from bot import (
     decisions,
     digest_commands,
     flow,
+    limits,
     roles,
     standards,
     texts,
@@ -107,6 +108,12 @@ class KaizenService:
                 return [r for r in outcome.replies if r.kind != "question"] + [
                     texts.form_incomplete()
                 ]
+            until = await limits.next_capture_at(turn)
+            if until is not None:
+                # Not saved: the adapter shows the form again with the answers still in it.
+                limits.log_capture_limited(turn, until, "form returned")
+                return [texts.capture_limit_form(turn.policy.capture_limit_per_hour, until,
+                                                 turn.now, turn.policy.timezone)]
             message = MessageEvent(event.event_id, event.user, "", event.channel)
             return [*outcome.replies, *await _save_idea(turn, message, outcome.completed)]
 
@@ -183,21 +190,56 @@ class KaizenService:
             new_draft = draft
         else:
             turn.in_flow = True
-            outcome = flow.advance(draft, _action_for(parsed), turn.now)
+            action = _action_for(parsed)
+            outcome = flow.advance(draft, action, turn.now)
             replies = [*notices, *outcome.replies]
-            if outcome.completed is not None:
-                replies.extend(await _save_idea(turn, event, outcome.completed))
             new_draft = outcome.draft
+            until = None
+            if outcome.completed is not None or _starts_new_draft(action, draft, outcome):
+                until = await limits.next_capture_at(turn)
+            if until is not None:
+                replies, new_draft = _capture_limited(turn, draft, outcome, until, notices)
+            elif outcome.completed is not None:
+                replies.extend(await _save_idea(turn, event, outcome.completed))
             log.info(
                 "capture turn user=%s step=%s->%s%s",
                 event.user.user_id,
                 draft.step if draft else "-",
                 new_draft.step if new_draft else "-",
-                " (idea saved)" if outcome.completed else "",
+                " (idea saved)" if outcome.completed and until is None else "",
             )
         if new_draft != stored.draft:
             await turn.uow.drafts.save(event.user, new_draft, stored.version, turn.now)
         return replies
+
+
+def _starts_new_draft(action: flow.Action, draft: Draft | None, outcome: flow.Outcome) -> bool:
+    """``/kaizen`` with no draft open, or "start over": a fresh draft begins."""
+    if outcome.draft is None:
+        return False
+    if isinstance(action, flow.Start):
+        return draft is None
+    return isinstance(action, flow.Intent) and action.name == "restart"
+
+
+def _capture_limited(turn: Turn, draft: Draft | None, outcome: flow.Outcome, until: datetime,
+                     notices: list[Reply]) -> tuple[list[Reply], Draft | None]:
+    """The replies and the draft to store when the person is at the hourly capture limit.
+
+    A finished idea waits as a complete draft (``continue`` sends it later); a new draft is
+    not started, and a draft already open stays as it was. Nothing they wrote is lost.
+    """
+    limit, zone = turn.policy.capture_limit_per_hour, turn.policy.timezone
+    if outcome.completed is not None:
+        limits.log_capture_limited(turn, until, "idea kept as a draft")
+        kept = replace(outcome.completed, pending=None)
+        return [*notices, *outcome.replies,  # (a finished draft's replies are only errors)
+                texts.capture_limit_kept(limit, until, turn.now, zone)], kept
+    limits.log_capture_limited(turn, until, "new draft refused")
+    kept_draft = replace(draft, pending=None) if draft is not None else None
+    return [*notices, texts.capture_limit_at_start(
+        limit, until, turn.now, zone, outcome.draft, flow.STEPS,
+        draft_kept=kept_draft is not None)], kept_draft
 
 
 async def _save_idea(turn: Turn, event: MessageEvent, done: Draft) -> list[Reply]:

@@ -5,8 +5,11 @@ Replies are plain text; adapters escape them for their platform.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from bot.lifecycle import status_label
 from bot.model import Draft, Idea, IdeaEvent, Process, StandardVersion, idea_key
@@ -162,6 +165,74 @@ def saved(idea: Idea, extra: str | None = None) -> Reply:
     text = (f"Thank you! Your idea is saved as {idea.key} and waits for a manager's decision. "
             "`/kaizen mine` shows its status.")
     return Reply(f"{text} {extra}" if extra else text, fields=tuple(fields), kind="saved")
+
+
+def draft_ready() -> Reply:
+    """``/kaizen`` while a complete draft waits (kept at the hourly capture limit)."""
+    return Reply(
+        "You have an idea ready to send: all three answers are in. Send it now, or start over "
+        "with a new one?",
+        buttons=(Button("Send it", "continue"), Button("Start over", "start over")),
+        kind="choice",
+    )
+
+
+# --- abuse limits ----------------------------------------------------------------------------
+
+
+def _until(until: datetime, now: datetime, zone: str) -> str:
+    """``10:42 (Europe/Berlin, in 17 minutes)``: local clock time and how long that is."""
+    minutes = max(1, math.ceil((until - now).total_seconds() / 60))
+    return (f"{until.astimezone(ZoneInfo(zone)):%H:%M} ({zone}, in {minutes} "
+            f"minute{'' if minutes == 1 else 's'})")
+
+
+def _limit_headline(limit: int) -> str:
+    return (f"Thank you for your {limit} ideas in the last hour! That is as many as one person "
+            "can share in an hour.")
+
+
+def capture_limit_kept(limit: int, until: datetime, now: datetime, zone: str) -> Reply:
+    """The idea was complete but the person is at the limit: it waits as a draft."""
+    return Reply(
+        f"{_limit_headline(limit)} Your new idea is not lost: I kept it as a draft, answers and "
+        f"all. From {_until(until, now, zone)}, type `continue` to send it.",
+        kind="limit",
+    )
+
+
+def capture_limit_at_start(limit: int, until: datetime, now: datetime, zone: str,
+                           written: Draft | None, steps: Sequence[Step],
+                           draft_kept: bool) -> Reply:
+    """``/kaizen`` at the limit: no new draft, so nobody answers three questions for nothing.
+
+    Anything typed along with the command is shown back (it was not stored)."""
+    text = f"{_limit_headline(limit)} You can start your next one at {_until(until, now, zone)}."
+    if draft_kept:
+        text += " Your idea in progress is kept: type `continue` to carry on with it."
+    fields = _answers_fields(written, steps) if written is not None else ()
+    if fields:
+        text += " Nothing new was saved; here is what you wrote, to send again then."
+    return Reply(text, fields=fields, kind="limit")
+
+
+def capture_limit_form(limit: int, until: datetime, now: datetime, zone: str) -> Reply:
+    """A form submitted at the limit: the adapter shows the form again, still filled in."""
+    return Reply(
+        f"{_limit_headline(limit)} Nothing was saved yet and your answers are still in the "
+        f"form: send it again from {_until(until, now, zone)}.",
+        kind="form_error",
+    )
+
+
+def digest_subscriptions_full(maximum: int) -> Reply:
+    return Reply(
+        f"This workspace already has {maximum} digest subscriptions, the most it may have. "
+        "Turn one off first (`/kaizen digest off` in its channel; `kaizen digest --list` on "
+        "the server lists them), or ask whoever runs the bot to raise "
+        "KAIZEN_DIGEST_SUBSCRIPTIONS_MAX.",
+        kind="refused",
+    )
 
 
 # --- lifecycle -------------------------------------------------------------------------------

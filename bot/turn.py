@@ -17,6 +17,8 @@ from bot.replies import Notification, Reply
 
 DEFAULT_APPROVE_REACTIONS = frozenset({"white_check_mark", "heavy_check_mark", "+1"})
 DEFAULT_REJECT_REACTIONS = frozenset({"x"})
+DEFAULT_CAPTURE_LIMIT_PER_HOUR = 20
+DEFAULT_DIGEST_SUBSCRIPTIONS_MAX = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,10 @@ class Policy:
     board_link: Callable[[str, str, str], str] | None = None
     """Makes a personal, expiring board link (platform, workspace, user); signing is the
     adapters' business, so the core only calls it."""
+    capture_limit_per_hour: int = DEFAULT_CAPTURE_LIMIT_PER_HOUR
+    """Ideas one person may share per rolling hour; 0 means no limit."""
+    digest_subscriptions_max: int = DEFAULT_DIGEST_SUBSCRIPTIONS_MAX
+    """Digest subscriptions per (platform, workspace); 0 means no limit."""
 
     def bootstrap_role(self, platform: str, *user_ids: str | None) -> Role:
         """The role ``KAIZEN_ADMINS`` / ``KAIZEN_MANAGERS`` give one of a person's ids on

@@ -38,10 +38,11 @@ class Filters:
         if self.status:
             query = query.where(IdeaRow.status == self.status)
         if self.q:
-            like = f"%{self.q.lower()}%"
-            query = query.where(or_(func.lower(IdeaRow.proposal).like(like),
-                                    func.lower(IdeaRow.problem).like(like),
-                                    func.lower(IdeaRow.standard).like(like)))
+            # autoescape: % and _ (and the escape character) in the search are literal.
+            words = self.q.lower()
+            query = query.where(or_(
+                *(func.lower(column).contains(words, autoescape=True)
+                  for column in (IdeaRow.proposal, IdeaRow.problem, IdeaRow.standard))))
         return query
 
 

@@ -135,6 +135,14 @@ class SqlDigests:
             DigestSubscriptionRow.channel_id == channel_id))
         return _subscription(row) if row else None
 
+    async def count(self, platform: str, workspace: str) -> int:
+        """Subscriptions in the workspace (the unique (platform, workspace, channel) index
+        answers it), for KAIZEN_DIGEST_SUBSCRIPTIONS_MAX."""
+        return int(await self._session.scalar(
+            select(func.count()).select_from(DigestSubscriptionRow).where(
+                DigestSubscriptionRow.platform == platform,
+                DigestSubscriptionRow.workspace == workspace)) or 0)
+
     async def by_id(self, subscription_id: int) -> Subscription | None:
         row = await self._session.get(DigestSubscriptionRow, subscription_id)
         return _subscription(row) if row else None

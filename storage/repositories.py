@@ -437,6 +437,17 @@ class SqlIdeas:
             .execution_options(synchronize_session=False)
         )
 
+    async def created_since(self, author_id: int, since: datetime, limit: int) -> list[datetime]:
+        """Creation times of the author's ideas after ``since``, newest first, at most
+        ``limit``: a range read of ``ix_ideas_author_created`` that stops after ``limit``
+        entries, however many ideas the person ever shared."""
+        rows = await self._session.scalars(
+            select(IdeaRow.created_at)
+            .where(IdeaRow.author_id == author_id, IdeaRow.created_at > since)
+            .order_by(IdeaRow.created_at.desc())
+            .limit(limit))
+        return list(rows)
+
 
 class SqlIdeaEvents:
     def __init__(self, session: AsyncSession) -> None:

@@ -12,7 +12,7 @@ from adapters.runtime import Runtime
 from bot.lifecycle import Status
 from bot.replies import TurnResult
 from storage.models import IdeaRow
-from tests.conftest import ADMIN, MANAGER, Chat, get_idea, history, reply_text
+from tests.conftest import ADMIN, MANAGER, Chat, Clock, get_idea, history, reply_text
 
 AUTHOR = "U2147483697"
 MEMBER = "U_BOB"
@@ -55,7 +55,7 @@ async def force_status(runtime: Runtime, idea_id: int, status: str) -> None:
 
 
 async def test_every_transition_for_every_role(
-    make_chat: Callable[[str], Chat], runtime: Runtime
+    make_chat: Callable[[str], Chat], runtime: Runtime, clock: Clock
 ) -> None:
     author = make_chat(AUTHOR)
     chats = {name: make_chat(user_id) for name, user_id in ACTORS.items()}
@@ -65,6 +65,7 @@ async def test_every_transition_for_every_role(
         [s.value for s in Status], ["approve", "reject", "duplicate", "start", "implemented",
                                     "withdraw"], ACTORS,
     ):
+        clock.advance(minutes=5)  # 168 ideas from one author: stay under the hourly limit
         saved = await author.say("/kaizen process: P; standard: s; problem: p; proposal: x")
         idea_id = int(saved.replies[-1].text.split("saved as KZ-")[1].split()[0])
         await force_status(runtime, idea_id, status)

@@ -128,7 +128,7 @@ class SlackAdapter:
             return web.json_response({"error": "invalid request signature"}, status=401)
         try:
             bolt_request = await to_bolt_request(request)
-        except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
+        except (ValueError, AttributeError, TypeError, UnicodeDecodeError, RecursionError):
             return web.json_response({"error": "malformed request body"}, status=400)
         try:
             bolt_response = await self.app.async_dispatch(bolt_request)

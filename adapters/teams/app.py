@@ -104,7 +104,7 @@ class TeamsAdapter:
             return web.json_response({"error": "expected application/json"}, status=415)
         try:
             body = await request.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep
             return web.json_response({"error": "malformed JSON"}, status=400)
         if not isinstance(body, dict):
             return web.json_response({"error": "expected an activity object"}, status=400)

@@ -54,6 +54,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "frame-ancestors 'none'")
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/slack/", "/api/messages", "/static/", "/login")
 API_PAGE_MAX = 200
+API_OFFSET_MAX = 1_000_000
+"""Deeper pages are refused: paging a board, not the whole history (that is /export.csv)."""
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -309,12 +311,23 @@ async def export_csv(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": 'attachment; filename="kaizen.csv"'})
 
 
+def _page_parameter(request: web.Request, name: str, default: int, low: int,
+                    high: int) -> int:
+    """A paging parameter: ASCII digits within ``low``..``high``, else a 400 that names it and
+    its range (clamping silently hid mistakes, and an OFFSET past bigint was a 500)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high:
+        return int(raw)
+    raise web.HTTPBadRequest(
+        text=json.dumps({"error": f"{name} must be a whole number from {low} to {high}"}),
+        content_type="application/json")
+
+
 async def api_ideas(request: web.Request) -> web.Response:
-    try:
-        limit = min(max(int(request.query.get("limit", "50")), 1), API_PAGE_MAX)
-        offset = max(int(request.query.get("offset", "0")), 0)
-    except ValueError:
-        return web.json_response({"error": "limit and offset must be integers"}, status=400)
+    limit = _page_parameter(request, "limit", 50, 1, API_PAGE_MAX)
+    offset = _page_parameter(request, "offset", 0, 0, API_OFFSET_MAX)
     async with request.app[ACCESS].runtime.sessions() as session:
         ideas, total = await _board(request, session).page(_filters(request), offset, limit)
     next_offset = offset + limit if offset + limit < total else None
