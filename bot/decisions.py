@@ -107,6 +107,10 @@ async def reject(turn: Turn) -> list[Reply]:
         return [found]
     if not reason and turn.is_decider:
         return [Reply(texts.REASON_NEEDED.format(key=found.key), kind="error")]
+    if reason and answer_problem(reason) is not None:
+        # The author is told the reason: bounded like an answer, no control characters.
+        return [Reply(texts.reason_invalid(answer_problem(reason) or "", len(reason)),
+                      kind="error")]
     updated, reply = await change_status(turn, found, "reject", reason or None, "command")
     if updated is not None:
         notify_author(turn, updated, "reject", reason)

@@ -318,6 +318,13 @@ def edit_invalid(name: str, problem: str, length: int) -> str:
     return f"The new {name} contains control characters I can't store."
 
 
+def reason_invalid(problem: str, length: int) -> str:
+    if problem == "too_long":
+        return (f"That reason is {length:,} characters; the limit is {MAX_ANSWER_CHARS:,}. "
+                "Nothing was changed.")
+    return "That reason contains control characters I can't store. Nothing was changed."
+
+
 def idea_details(idea: Idea, history: Sequence[IdeaEvent]) -> Reply:
     fields = [
         ("Status", status_label(idea.status)),

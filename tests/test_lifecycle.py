@@ -270,3 +270,14 @@ async def test_admins_grant_and_revoke_managers(
 async def test_managers_usage_errors(make_chat: Callable[[str], Chat], text: str) -> None:
     reply = await make_chat(ADMIN).text(text)
     assert "/kaizen managers add @person" in reply
+
+
+async def test_a_reject_reason_is_bounded_like_an_answer(
+    make_chat: Callable[[str], Chat], runtime: Runtime
+) -> None:
+    await make_chat(AUTHOR).say("/kaizen standard: s; problem: p; proposal: x")
+    manager = make_chat(MANAGER)
+    assert "the limit is 2,000" in await manager.text("/kaizen reject KZ-1 " + "why " * 600)
+    assert "control characters" in await manager.text("/kaizen reject KZ-1 no\x07way")
+    assert (await get_idea(runtime, 1)).status == "submitted"
+    assert "is now rejected" in await manager.text("/kaizen reject KZ-1 not now")

@@ -148,3 +148,12 @@ def test_local_refusal_reasons() -> None:
     assert "not on this machine" in (local_refusal(None, {}, ok) or "")
     assert "relayed" in (local_refusal("::1", {"Forwarded": "for=x"}, ok) or "")
     assert "serviceUrl" in (local_refusal("127.0.0.1", {}, "https://evil.example") or "")
+
+
+@pytest.mark.parametrize("drop", ["from", "conversation"])
+async def test_an_activity_without_sender_or_conversation_is_400(teams: TeamsDriver,
+                                                               drop: str) -> None:
+    activity = teams._activity("message_activity", text="/kaizen")
+    activity.pop(drop)
+    assert await teams.post(activity) == 400
+    assert await all_ideas(teams.runtime) == []

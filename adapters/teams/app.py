@@ -114,6 +114,10 @@ class TeamsAdapter:
             return web.json_response({"error": "malformed activity"}, status=400)
         if not activity.type:
             return web.json_response({"error": "activity has no type"}, status=400)
+        if activity.conversation is None or activity.from_property is None or not (
+                activity.from_property.id and activity.conversation.id):
+            return web.json_response({"error": "activity has no from or conversation"},
+                                     status=400)
         if self.config.local_mode:
             # Nothing is authenticated in local mode: only this machine may talk to us, and
             # replies go only to a serviceUrl on this machine (no impersonation, no SSRF).
