@@ -13,7 +13,7 @@ from bot.model import Idea
 from bot.references import parse_idea_key, split_first
 from bot.replies import Reply
 from bot.standards import revise_for_implementation
-from bot.text_input import answer_problem, split_labels
+from bot.text_input import answer_problem, clean_process_name, split_labels
 from bot.turn import Turn
 
 STATUS_CHANGE_ATTEMPTS = 3
@@ -81,6 +81,10 @@ async def simple_command(turn: Turn, action_name: str) -> list[Reply]:
     found = await load_idea(turn, token)
     if isinstance(found, Reply):
         return [found]
+    if note and answer_problem(note) is not None:
+        # The note is kept and told to the author: bounded like an answer.
+        return [Reply(texts.reason_invalid(answer_problem(note) or "", len(note), "note"),
+                      kind="error")]
     updated, reply = await change_status(turn, found, action_name, note or None, "command")
     if updated is not None:
         notify_author(turn, updated, action_name, note or None)
@@ -109,8 +113,8 @@ async def reject(turn: Turn) -> list[Reply]:
         return [Reply(texts.REASON_NEEDED.format(key=found.key), kind="error")]
     if reason and answer_problem(reason) is not None:
         # The author is told the reason: bounded like an answer, no control characters.
-        return [Reply(texts.reason_invalid(answer_problem(reason) or "", len(reason)),
-                      kind="error")]
+        return [Reply(texts.reason_invalid(answer_problem(reason) or "", len(reason),
+                                           "reason"), kind="error")]
     updated, reply = await change_status(turn, found, "reject", reason or None, "command")
     if updated is not None:
         notify_author(turn, updated, "reject", reason)
@@ -149,7 +153,11 @@ async def implement(turn: Turn) -> list[Reply]:
     if isinstance(found, Reply):
         return [found]
     labelled = split_labels(rest)
-    process_name = labelled.values.get("process") or found.process
+    process_name = found.process
+    if labelled.values.get("process"):
+        process_name = clean_process_name(labelled.values["process"])
+        if process_name is None:
+            return [Reply(texts.PROCESS_USAGE, kind="error")]
     new_text = labelled.values.get("standard") or labelled.prefix or found.proposal
     verdict = lifecycle.check("implement", found.status, turn.role,
                               found.author_id == turn.person.id)

@@ -318,11 +318,12 @@ def edit_invalid(name: str, problem: str, length: int) -> str:
     return f"The new {name} contains control characters I can't store."
 
 
-def reason_invalid(problem: str, length: int) -> str:
+def reason_invalid(problem: str, length: int, what: str = "reason") -> str:
+    """A reason or note that cannot be kept (the author is told it, so it is an answer)."""
     if problem == "too_long":
-        return (f"That reason is {length:,} characters; the limit is {MAX_ANSWER_CHARS:,}. "
+        return (f"That {what} is {length:,} characters; the limit is {MAX_ANSWER_CHARS:,}. "
                 "Nothing was changed.")
-    return "That reason contains control characters I can't store. Nothing was changed."
+    return f"That {what} contains control characters I can't store. Nothing was changed."
 
 
 def idea_details(idea: Idea, history: Sequence[IdeaEvent]) -> Reply:

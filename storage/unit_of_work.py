@@ -7,7 +7,7 @@ import contextlib
 import weakref
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.ports import StorageUnavailable
@@ -78,8 +78,9 @@ class SqlUnitOfWork:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
-        if isinstance(exc, IntegrityError):
-            return  # a real bug or a race the caller handles: not an outage
+        if isinstance(exc, IntegrityError | DataError):
+            return  # a race the caller handles, or a value the input checks let through: a bug
+            # to see in the log, not an outage to retry and report as "the database is busy"
         if isinstance(exc, DBAPIError | OSError | ConnectionError):
             # The core only knows its own exception: tell it the store is unavailable.
             raise StorageUnavailable(type(exc).__name__) from exc

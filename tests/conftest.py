@@ -93,6 +93,16 @@ async def runtime(database_url: str) -> AsyncIterator[Runtime]:
         await runtime.close()
 
 
+@pytest.fixture
+async def second_runtime(database_url: str) -> AsyncIterator[Runtime]:
+    """Another worker on the same database (its own engine and sessions)."""
+    runtime = Runtime.create(Settings(database_url=database_url))
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
 MANAGER = "U123ABC456"
 """The payloads' manager (Slack approver); bootstrapped as in KAIZEN_MANAGERS."""
 ADMIN = "U_ADMIN"

@@ -202,3 +202,16 @@ async def test_chat_gives_a_personal_link_that_works(board: TestClient) -> None:
     path = link[link.index("/login"):]
     assert (await board.get(path, allow_redirects=False)).status == 303
     assert (await board.get("/")).status == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/api/ideas?q=%00", "/api/ideas?area=%00", "/api/ideas?process=a%00b", "/?q=%00",
+    "/export.csv?q=%07", "/standards/a%00b",
+])
+async def test_control_characters_in_filters_are_400_not_500(board: TestClient,
+                                                           path: str) -> None:
+    """A NUL made PostgreSQL fail the query (500 and a traceback): refused before it."""
+    client = await signed_in(board)
+    response = await client.get(path)
+    assert response.status == 400
+    assert "control characters" in await response.text()

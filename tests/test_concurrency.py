@@ -28,15 +28,6 @@ from tests.conftest import (
 )
 
 
-@pytest.fixture
-async def second_runtime(database_url: str) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(Settings(database_url=database_url))
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
-
-
 async def test_two_workers_never_lose_an_answer_or_create_two_ideas(
     runtime: Runtime, second_runtime: Runtime, clock: Clock
 ) -> None:

@@ -281,3 +281,23 @@ async def test_a_reject_reason_is_bounded_like_an_answer(
     assert "control characters" in await manager.text("/kaizen reject KZ-1 no\x07way")
     assert (await get_idea(runtime, 1)).status == "submitted"
     assert "is now rejected" in await manager.text("/kaizen reject KZ-1 not now")
+
+
+async def test_decision_notes_and_process_names_are_checked_before_storing(
+    make_chat: Callable[[str], Chat], runtime: Runtime
+) -> None:
+    """Notes reach the author and the audit trail; a NUL or 19,000 characters must not (on
+    PostgreSQL they failed the turn and were reported as the database being busy)."""
+    author, manager = make_chat(AUTHOR), make_chat(MANAGER)
+    await author.say("/kaizen standard: s; problem: p; proposal: x")
+    assert "note is 19,000 characters" in await author.text(
+        "/kaizen withdraw KZ-1 " + "n" * 19_000)
+    assert "control characters" in await manager.text("/kaizen approve KZ-1 ok\x00")
+    assert (await get_idea(runtime, 1)).status == "submitted"
+    assert "is now approved" in await manager.text("/kaizen approve KZ-1 good one")
+    assert "up to 120 characters" in await manager.text(
+        "/kaizen implemented KZ-1 process: " + "p" * 300)
+    assert "up to 120 characters" in await manager.text(
+        "/kaizen implemented KZ-1 process: a\x00b")
+    assert (await get_idea(runtime, 1)).status == "approved"
+    assert "(version 2)" in await manager.text("/kaizen implemented KZ-1 process: Claims")

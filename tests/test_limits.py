@@ -30,15 +30,6 @@ BEN = UserRef("slack", "T0001", "U_BEN", "ben")
 ONE_MESSAGE = "/kaizen standard: by hand; problem: slow; proposal: idea {n}"
 
 
-@pytest.fixture
-async def second_runtime(database_url: str) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(Settings(database_url=database_url))
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
-
-
 async def stored_draft(runtime: Runtime, user: UserRef) -> Any:
     async with runtime.unit_of_work() as uow:
         return (await uow.drafts.load(user, Clock().now)).draft

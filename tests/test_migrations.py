@@ -230,7 +230,7 @@ async def test_0012_splits_a_process_two_platforms_shared_and_keeps_everything(
         # Down again: the two "Expense claims" cannot share a name, nothing is dropped.
         await asyncio.to_thread(migrate.downgrade, empty_database_url, "0011")
         assert await rows("SELECT id, name FROM processes ORDER BY id") == [
-            (1, "Expense claims"), (2, "Onboarding"), (3, "Expense claims (teams)")]
+            (1, "Expense claims"), (2, "Onboarding"), (3, "Expense claims (teams 3)")]
         assert len(await rows("SELECT id FROM standard_versions")) == 4
         await asyncio.to_thread(migrate.upgrade, empty_database_url)
         assert await rows("SELECT id, platform FROM processes ORDER BY id") == [

@@ -3,6 +3,7 @@ only to this machine. Each test here fails on the code before the trust-boundari
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -57,6 +58,12 @@ async def test_app_id_wins_over_local_mode(database_url: str,
     {"X-Forwarded-For": "203.0.113.9"},
     {"Forwarded": "for=203.0.113.9;proto=https"},
     {"X-Real-IP": "203.0.113.9"},
+    {"Via": "1.1 proxy"},
+    # A page in the developer's browser (no CORS preflight for a "simple" request)...
+    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Mode": "no-cors"},
+    # ...or reaching us by DNS rebinding (its own name resolving to 127.0.0.1).
+    {"Host": "rebound.evil.example:3978"},
 ])
 async def test_local_mode_refuses_relayed_requests(teams: TeamsDriver,
                                                    header: dict[str, str]) -> None:
@@ -68,6 +75,18 @@ async def test_local_mode_refuses_relayed_requests(teams: TeamsDriver,
     assert teams.fake.sent == []
     async with teams.runtime.sessions() as session:
         assert (await session.scalars(select(OutboxRow))).all() == []
+
+
+async def test_a_simple_cross_site_content_type_is_415(teams: TeamsDriver) -> None:
+    """``text/plain; x=application/json`` is what a browser form or fetch sends without a
+    preflight: only a real ``application/json`` body is read."""
+    activity = teams._activity("message_activity", text="/kaizen whoami")
+    response = await teams.client.post(
+        "/api/messages", data=json.dumps(activity),
+        headers={"Content-Type": "text/plain; x=application/json"})
+    assert response.status == 415
+    await teams.idle()
+    assert teams.fake.sent == []
 
 
 async def test_local_mode_refuses_a_peer_that_is_not_loopback(
@@ -142,12 +161,17 @@ def test_loopback_urls(url: str | None, loopback: bool) -> None:
 
 
 def test_local_refusal_reasons() -> None:
-    ok = "http://127.0.0.1:1/"
-    assert local_refusal("127.0.0.1", {}, ok) is None
-    assert "not on this machine" in (local_refusal("203.0.113.5", {}, ok) or "")
-    assert "not on this machine" in (local_refusal(None, {}, ok) or "")
-    assert "relayed" in (local_refusal("::1", {"Forwarded": "for=x"}, ok) or "")
-    assert "serviceUrl" in (local_refusal("127.0.0.1", {}, "https://evil.example") or "")
+    ok, here = "http://127.0.0.1:1/", {"Host": "127.0.0.1:3978"}
+    assert local_refusal("127.0.0.1", here, ok) is None
+    assert local_refusal("::1", {"Host": "localhost:3978"}, ok) is None
+    assert "not on this machine" in (local_refusal("203.0.113.5", here, ok) or "")
+    assert "not on this machine" in (local_refusal(None, here, ok) or "")
+    assert "relayed" in (local_refusal("::1", {**here, "Forwarded": "for=x"}, ok) or "")
+    assert "relayed" in (local_refusal("::1", {**here, "Via": "1.1 nginx"}, ok) or "")
+    assert "browser" in (local_refusal("::1", {**here, "Origin": "null"}, ok) or "")
+    assert "Host" in (local_refusal("127.0.0.1", {"Host": "rebound.example:3978"}, ok) or "")
+    assert "Host" in (local_refusal("127.0.0.1", {}, ok) or "")
+    assert "serviceUrl" in (local_refusal("127.0.0.1", here, "https://evil.example") or "")
 
 
 @pytest.mark.parametrize("drop", ["from", "conversation"])

@@ -14,31 +14,29 @@ LINK = '<a href="https://example.com">click here to approve</a>'
 TAG = re.compile(r"<\s*/?\s*(a|b|i|h1|img|table|at|br|script)\b", re.IGNORECASE)
 
 
-def text_runs(card: Any) -> list[str]:
-    """Every TextRun's text in a card (where user text belongs)."""
-    found: list[str] = []
+def elements(card: Any, types: set[str]) -> list[dict[str, Any]]:
+    """Every element of one of ``types`` anywhere in a card."""
+    found: list[dict[str, Any]] = []
     if isinstance(card, dict):
-        if card.get("type") == "TextRun":
-            found.append(str(card.get("text")))
+        if card.get("type") in types:
+            found.append(card)
         for value in card.values():
-            found += text_runs(value)
+            found += elements(value, types)
     elif isinstance(card, list):
         for value in card:
-            found += text_runs(value)
+            found += elements(value, types)
     return found
+
+
+def text_runs(card: Any) -> list[str]:
+    """Every TextRun's text in a card (where user text belongs)."""
+    return [str(run.get("text")) for run in elements(card, {"TextRun"})]
 
 
 def text_blocks(card: Any) -> list[str]:
-    found: list[str] = []
-    if isinstance(card, dict):
-        if card.get("type") in {"TextBlock", "FactSet"}:
-            found.append(str(card.get("text", card.get("facts"))))
-        for value in card.values():
-            found += text_blocks(value)
-    elif isinstance(card, list):
-        for value in card:
-            found += text_blocks(value)
-    return found
+    """What TextBlocks and FactSets show (markdown-rendered: no user text belongs there)."""
+    return [str(block.get("text", block.get("facts")))
+            for block in elements(card, {"TextBlock", "FactSet"})]
 
 
 async def test_user_html_is_escaped_in_every_teams_message(teams: TeamsDriver) -> None:

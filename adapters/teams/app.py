@@ -100,7 +100,7 @@ class TeamsAdapter:
 
     async def handle_http(self, request: web.Request) -> web.Response:
         """``POST /api/messages``: JSON only; 401 for anything that fails authentication."""
-        if "application/json" not in request.headers.get("Content-Type", ""):
+        if request.content_type != "application/json":
             return web.json_response({"error": "expected application/json"}, status=415)
         try:
             body = await request.json()

@@ -5,6 +5,11 @@ trust is the network: the TCP peer must be this machine, nothing may have relaye
 (a reverse proxy on this machine would make every outside client look local, so any forwarding
 header is refused), and replies go only to a ``serviceUrl`` on this machine (anything else would
 let a request make the bot POST wherever it says: SSRF).
+
+A web page open in the developer's browser is on this machine too: it can POST to loopback
+(a ``text/plain`` body needs no CORS preflight) or reach us through DNS rebinding. So a request
+a browser made (it carries ``Origin`` or ``Sec-Fetch-*``), or one addressed to a ``Host`` that is
+not loopback, is refused as well; the Agents Playground posts from its own server process.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import ipaddress
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host")
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "Via")
+BROWSER_HEADERS = ("Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -49,6 +55,11 @@ def local_refusal(peer: str | None, headers: Mapping[str, str],
     relayed = [name for name in FORWARDING_HEADERS if name in headers]
     if relayed:
         return f"request was relayed ({', '.join(relayed)} header)"
+    browser = [name for name in BROWSER_HEADERS if name in headers]
+    if browser:
+        return f"request came from a web browser ({', '.join(browser)} header)"
+    if not is_loopback_url(f"http://{headers.get('Host', '')}/"):
+        return f"Host {headers.get('Host', '')!r} is not this machine"
     if not is_loopback_url(service_url):
         return f"serviceUrl {service_url!r} is not on this machine"
     return None

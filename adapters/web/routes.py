@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from itertools import pairwise
@@ -192,13 +193,21 @@ def _render(name: str, **context: Any) -> web.Response:
 
 def _filters(request: web.Request) -> Filters:
     def value(key: str) -> str | None:
-        text = request.query.get(key, "").strip()
+        text = _printable(request.query.get(key, ""), key).strip()
         return text[:120] or None
 
     status = value("status")
     return Filters(area=value("area"), process=value("process"),
                    status=status if status in (*BOARD_COLUMNS, *FOLDED) else None,
                    q=value("q"))
+
+
+def _printable(text: str, name: str) -> str:
+    """Query and path values with control characters (a NUL, which PostgreSQL cannot even
+    compare) are refused with a 400 instead of reaching a query."""
+    if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in text):
+        raise web.HTTPBadRequest(text=f"{name} contains control characters")
+    return text
 
 
 def _board(request: web.Request, session: Any) -> SqlBoard:
@@ -258,8 +267,9 @@ async def standards_page(request: web.Request) -> web.Response:
 async def standard_page(request: web.Request) -> web.Response:
     scope = request[SCOPE]
     async with request.app[ACCESS].runtime.unit_of_work() as uow:
-        process = await uow.standards.find(scope.platform, scope.workspace,
-                                           request.match_info["process"])
+        process = await uow.standards.find(
+            scope.platform, scope.workspace, _printable(request.match_info["process"],
+                                                        "process"))
         if process is None:
             raise web.HTTPNotFound(text="No such process.")
         versions = await uow.standards.versions(process.id)

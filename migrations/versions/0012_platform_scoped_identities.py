@@ -114,16 +114,18 @@ def _renumber(bind: sa.Connection, process_id: int) -> None:
 
 def downgrade() -> None:
     # Two platforms' processes of the same name cannot share a name again: the later ones
-    # are renamed "<name> (<platform>)", which keeps every idea and version.
+    # are renamed "<name> (<platform> <id>)" (the id keeps it unique even if such a name
+    # exists), which keeps every idea and version.
     bind = op.get_bind()
     seen: set[tuple[str, str]] = set()
     for process_id, platform, workspace, name, key in bind.execute(sa.text(
             "SELECT id, platform, workspace, name, name_key FROM processes ORDER BY id")).all():
         if (workspace, key) in seen:
+            suffix = f" ({platform} {process_id})"
             bind.execute(sa.text(
                 "UPDATE processes SET name = :name, name_key = :key WHERE id = :id"),
-                {"name": f"{name} ({platform})"[:120], "key": f"{key} ({platform})"[:120],
-                 "id": process_id})
+                {"name": name[:120 - len(suffix)] + suffix,
+                 "key": key[:120 - len(suffix)] + suffix, "id": process_id})
         seen.add((workspace, key))
     with op.batch_alter_table("processes", schema=None) as batch_op:
         batch_op.drop_constraint("uq_processes_name", type_="unique")
