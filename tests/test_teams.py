@@ -41,7 +41,7 @@ async def test_personal_chat_capture_end_to_end(teams: TeamsDriver) -> None:
     async with teams.runtime.sessions() as session:
         post = (await session.execute(select(IdeaPostRow))).scalar_one()
     assert (post.platform, post.channel) == ("teams", CHANNEL)
-    assert all(s.activity.get("textFormat") == "plain" for s in teams.fake.to(PERSONAL))
+    assert all(s.activity.get("textFormat") == "xml" for s in teams.fake.to(PERSONAL))
 
 
 async def idea_activity_id(teams: TeamsDriver) -> str:

@@ -11,7 +11,8 @@ from adapters.teams.text import teams_text
 from tests.teams_harness import CHANNEL, PERSONAL, TEAMS_MANAGER, TeamsDriver
 
 LINK = '<a href="https://example.com">click here to approve</a>'
-TAG = re.compile(r"<\s*/?\s*(a|b|i|h1|img|table|at|br|script)\b", re.IGNORECASE)
+TAG = re.compile(r"<\s*/?\s*(a|b|i|h1|img|table|at|script)\b", re.IGNORECASE)
+MARKDOWN_LINK = "[approve](https://example.com/x)"
 
 
 def elements(card: Any, types: set[str]) -> list[dict[str, Any]]:
@@ -44,8 +45,8 @@ async def test_user_html_is_escaped_in_every_teams_message(teams: TeamsDriver) -
     name = "<b>Megan</b> & co"  # a display name is user text too
     await teams.personal("hello", name=name)
     await teams.personal(
-        f"/kaizen standard: <h1>big</h1> paper; problem: <i>slow & <b>unclosed; "
-        f"proposal: {LINK}; process: <b>claims</b>", name=name)
+        f"/kaizen standard: <h1>big</h1> paper **bold** `code`; problem: <i>slow & <b>unclosed; "
+        f"proposal: {LINK} or {MARKDOWN_LINK}; process: <b>claims</b>", name=name)
     await teams.wait_for(lambda: any("saved as KZ-1" in t for t in teams.texts()))
     await teams.personal("/kaizen show KZ-1", name=name)
     await teams.wait_for(lambda: any("History" in t or "submit" in t.lower()
@@ -59,14 +60,19 @@ async def test_user_html_is_escaped_in_every_teams_message(teams: TeamsDriver) -
                                      if "evil" in t))
     await teams.idle()
 
-    texts = [s.text for s in teams.fake.sent if s.text]
-    assert texts, "the bot sent no text messages"
+    sent = [s for s in teams.fake.sent if s.text]
+    assert sent, "the bot sent no text messages"
+    assert {s.activity.get("textFormat") for s in sent} == {"xml"}
+    texts = [s.text for s in sent]
     for text in texts:
-        assert not TAG.search(text), text  # no tag Teams would render
+        assert not TAG.search(text), text  # no tag Teams would render (only our <br>)
+        assert not re.search(r"[*_~`\[\]#]", re.sub(r"&#\d+;", "", text)), text  # nor markdown
     joined = "\n".join(texts)
     assert "&lt;a href=&quot;" not in joined  # quotes need no escaping outside tags
     assert '&lt;a href="https://example.com"&gt;click here to approve&lt;/a&gt;' in joined
     assert "&lt;i&gt;slow &amp; &lt;b&gt;unclosed" in joined
+    assert "&#91;approve&#93;(https://example.com/x)" in joined
+    assert "&#42;&#42;bold&#42;&#42; &#96;code&#96;" in joined
     assert "&lt;b&gt;Megan&lt;/b&gt; &amp; co" in joined  # the display name, in show
 
     cards = [s.card for s in teams.fake.to(CHANNEL) if s.card]
@@ -77,7 +83,11 @@ async def test_user_html_is_escaped_in_every_teams_message(teams: TeamsDriver) -
             assert "click here" not in block and "<" not in block, block
 
 
-def test_teams_text_escapes_exactly_the_html_specials() -> None:
+def test_teams_text_escapes_html_and_markdown_and_keeps_line_breaks() -> None:
     assert teams_text("a < b & c > d") == "a &lt; b &amp; c &gt; d"
     assert teams_text("it's \"quoted\"") == "it's \"quoted\""
     assert teams_text("&lt;") == "&amp;lt;"  # an entity typed by a person shows as typed
+    assert teams_text("*a* _b_ ~c~ `d` [e](f) # g | h \\") == (
+        "&#42;a&#42; &#95;b&#95; &#126;c&#126; &#96;d&#96; &#91;e&#93;(f) &#35; g &#124; h "
+        "&#92;")
+    assert teams_text("one\ntwo\n\nthree") == "one<br>two<br><br>three"

@@ -513,13 +513,13 @@ class TeamsAdapter:
 
 
 def reply_activity(reply: Reply) -> Activity:
-    """A core reply as a plain-text Teams message, escaped so user text shows literally (see
+    """A core reply as a Teams HTML message in which every character shows literally (see
     :func:`teams_text`); quick answers become suggested actions."""
     lines = [reply.text]
     for label, value in reply.fields:
         lines.append(f"{label}: {value}" if label else value)
     activity = MessageFactory.text(teams_text("\n\n".join(lines)))
-    activity.text_format = "plain"
+    activity.text_format = "xml"
     if reply.buttons:
         activity.suggested_actions = SuggestedActions(actions=[
             CardAction(type="imBack", title=b.label, value=b.value) for b in reply.buttons

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 _AT_TAG = re.compile(r"</?at>", re.IGNORECASE)
+_MARKDOWN = str.maketrans({ch: f"&#{ord(ch)};" for ch in "*_~`[]#|\\"})
 
 
 def clean_text(activity: Any) -> str:
@@ -53,12 +54,17 @@ def _replace_casefold(text: str, tag: str, replacement: str) -> str:
 
 
 def teams_text(text: str) -> str:
-    """Text for a Teams message, shown literally: Teams renders HTML even in a
-    ``textFormat: plain`` message (a typed ``<a href=…>`` became a live link, an unclosed
-    ``<b>`` swallowed the lines after it), so ``&``, ``<`` and ``>`` become entities, which it
-    shows as the characters typed. Every Teams text message goes through here, whatever part
-    of it came from a person (ideas, reasons, names, process and area names)."""
-    return html.escape(text, quote=False)
+    """Text for a Teams message (``textFormat: xml``), shown exactly as typed.
+
+    Teams renders HTML even in a ``textFormat: plain`` message (a typed ``<a href=…>`` became
+    a live link, an unclosed ``<b>`` swallowed the lines after it) but shows entities there
+    raw (``&lt;``) when no tag is present; and in an HTML (``xml``) message it also renders
+    markdown (``[click](url)`` is a disguised link). So the message is HTML: ``&``, ``<``,
+    ``>`` become entities, markdown's characters numeric entities (which the renderer shows
+    and never formats), and line breaks ``<br>``. Checked in the Microsoft 365 Agents
+    Playground. Every Teams text message goes through here, whatever part of it came from a
+    person (ideas, reasons, names, process and area names)."""
+    return html.escape(text, quote=False).translate(_MARKDOWN).replace("\n", "<br>")
 
 
 def tenant_of(activity: Any) -> str:
