@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.identity import PLATFORMS, identity_problem, parse_identity
+from bot.turn import DEFAULT_CAPTURE_LIMIT_PER_HOUR, DEFAULT_DIGEST_SUBSCRIPTIONS_MAX
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kaizen.db"
 CommaList = Annotated[list[str], NoDecode]
@@ -88,11 +89,13 @@ class Settings(BaseSettings):
         default_factory=lambda: ["x"], validation_alias="KAIZEN_REJECT_REACTIONS"
     )
     capture_limit_per_hour: int = Field(
-        20, ge=0, le=10_000, validation_alias="KAIZEN_CAPTURE_LIMIT_PER_HOUR",
+        DEFAULT_CAPTURE_LIMIT_PER_HOUR, ge=0, le=10_000,
+        validation_alias="KAIZEN_CAPTURE_LIMIT_PER_HOUR",
         description="Ideas one person may share per hour (0: no limit); a flood from one "
         "account (a script, a stuck client) is answered kindly instead of filling the board.")
     digest_subscriptions_max: int = Field(
-        50, ge=0, le=100_000, validation_alias="KAIZEN_DIGEST_SUBSCRIPTIONS_MAX",
+        DEFAULT_DIGEST_SUBSCRIPTIONS_MAX, ge=0, le=100_000,
+        validation_alias="KAIZEN_DIGEST_SUBSCRIPTIONS_MAX",
         description="Digest subscriptions per workspace (0: no limit): each one is a daily "
         "query and a post, so a workspace cannot make the scheduler do unbounded work.")
     request_body_timeout_seconds: float = Field(
@@ -113,11 +116,13 @@ class Settings(BaseSettings):
     def _identities(cls, value: list[str], info: ValidationInfo) -> list[str]:
         """``platform:id`` only: a bare id would match that id on every platform."""
         variable = f"KAIZEN_{str(info.field_name).upper()}"
+        identities = []
         for entry in value:
-            problem = identity_problem(entry, variable)
-            if problem:
-                raise ValueError(problem)
-        return [":".join(parse_identity(entry) or ()) for entry in value]
+            parsed = parse_identity(entry)
+            if parsed is None:
+                raise ValueError(identity_problem(entry, variable))
+            identities.append(":".join(parsed))
+        return identities
 
     @field_validator("timezone")
     @classmethod
@@ -183,5 +188,4 @@ class Settings(BaseSettings):
     @property
     def platform_configured(self) -> bool:
         """Slack or Teams credentials are set (``make run`` offers local mode when not)."""
-        return self.slack_enabled or bool(self.slack_bot_token or self.slack_signing_secret
-                                          or self.microsoft_app_id)
+        return bool(self.slack_bot_token or self.slack_signing_secret or self.microsoft_app_id)

@@ -81,14 +81,22 @@ async def simple_command(turn: Turn, action_name: str) -> list[Reply]:
     found = await load_idea(turn, token)
     if isinstance(found, Reply):
         return [found]
-    if note and answer_problem(note) is not None:
-        # The note is kept and told to the author: bounded like an answer.
-        return [Reply(texts.reason_invalid(answer_problem(note) or "", len(note), "note"),
-                      kind="error")]
+    refused = _unstorable(note, "note")
+    if refused is not None:
+        return [refused]
     updated, reply = await change_status(turn, found, action_name, note or None, "command")
     if updated is not None:
         notify_author(turn, updated, action_name, note or None)
     return [reply]
+
+
+def _unstorable(text: str, what: str) -> Reply | None:
+    """A decision's note or reason is kept and told to the author, so it is checked like an
+    answer (length, control characters); the reply saying why it is refused, if it is."""
+    problem = answer_problem(text) if text else None
+    if problem is None:
+        return None
+    return Reply(texts.reason_invalid(problem, len(text), what), kind="error")
 
 
 async def approve(turn: Turn) -> list[Reply]:
@@ -111,10 +119,9 @@ async def reject(turn: Turn) -> list[Reply]:
         return [found]
     if not reason and turn.is_decider:
         return [Reply(texts.REASON_NEEDED.format(key=found.key), kind="error")]
-    if reason and answer_problem(reason) is not None:
-        # The author is told the reason: bounded like an answer, no control characters.
-        return [Reply(texts.reason_invalid(answer_problem(reason) or "", len(reason),
-                                           "reason"), kind="error")]
+    refused = _unstorable(reason, "reason")
+    if refused is not None:
+        return [refused]
     updated, reply = await change_status(turn, found, "reject", reason or None, "command")
     if updated is not None:
         notify_author(turn, updated, "reject", reason)

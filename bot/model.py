@@ -145,11 +145,11 @@ class Process:
     """A named way of working (e.g. "expense claims") whose standard kaizens improve."""
 
     id: int
+    platform: str
     workspace: str
     name: str
     current_version: int
     current_text: str | None
-    platform: str = ""
 
 
 @dataclass(frozen=True, slots=True)

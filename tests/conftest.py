@@ -8,6 +8,7 @@ fixture raises), never a skip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -84,23 +85,27 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+@contextlib.asynccontextmanager
+async def open_runtime(database_url: str) -> AsyncIterator[Runtime]:
+    """A runtime (engine, sessions, service) on ``database_url``, closed afterwards."""
     runtime = Runtime.create(Settings(database_url=database_url))
     try:
         yield runtime
     finally:
         await runtime.close()
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    async with open_runtime(database_url) as opened:
+        yield opened
 
 
 @pytest.fixture
 async def second_runtime(database_url: str) -> AsyncIterator[Runtime]:
     """Another worker on the same database (its own engine and sessions)."""
-    runtime = Runtime.create(Settings(database_url=database_url))
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
+    async with open_runtime(database_url) as opened:
+        yield opened
 
 
 MANAGER = "U123ABC456"

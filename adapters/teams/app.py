@@ -126,8 +126,7 @@ class TeamsAdapter:
                 log.warning("Teams local mode refused a request: %s (local mode serves only "
                             "the Agents Playground on this machine)", refused)
                 return web.json_response({"error": "forbidden (Teams local mode)"}, status=403)
-        if not self.config.local_mode and token_without_expiry(
-                request.headers.get("Authorization", "")):
+        elif token_without_expiry(request.headers.get("Authorization", "")):
             log.warning("Teams request rejected: its token has no expiry (exp)")
             return web.json_response({"error": "unauthorized"}, status=401)
         started = False

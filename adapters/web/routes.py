@@ -30,6 +30,7 @@ from aiohttp import web
 
 from adapters.idea_export import COLUMNS, _csv_safe, idea_record
 from adapters.runtime import Runtime
+from adapters.settings import BOARD_WORKSPACE_FORM
 from adapters.web.auth import (
     PasswordThrottle,
     Scope,
@@ -38,6 +39,7 @@ from adapters.web.auth import (
     password_matches,
     public_base,
 )
+from bot.identity import parse_identity
 from bot.lifecycle import status_label
 from bot.model import IDEA_KEY_PREFIX
 from bot.references import parse_idea_key
@@ -102,11 +104,10 @@ def wall_scope(configured: str | None) -> Scope:
     choosing, say, the workspace with the most ideas would let anyone who can post ideas
     decide what the wall shows.
     """
-    platform, _, workspace = (configured or "").partition(":")
-    if not platform or not workspace:
-        raise ValueError("KAIZEN_BOARD_WORKSPACE must be platform:id, e.g. slack:T0123ABCD "
-                         "(required with KAIZEN_BOARD_PASSWORD)")
-    return Scope(platform, workspace, "wall")
+    parsed = parse_identity(configured or "")
+    if parsed is None:
+        raise ValueError(f"{BOARD_WORKSPACE_FORM} (required with KAIZEN_BOARD_PASSWORD)")
+    return Scope(*parsed, "wall")
 
 
 ACCESS = web.AppKey("board_access", BoardAccess)
