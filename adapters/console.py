@@ -13,7 +13,7 @@ import threading
 import uuid
 from typing import TextIO
 
-from bot.events import MessageEvent, ReactionEvent, UserRef
+from bot.events import MessageEvent, Place, ReactionEvent, UserRef
 from bot.references import parse_idea_key
 from bot.replies import Reply, TurnResult
 from bot.service import KaizenService, TurnConflict
@@ -89,7 +89,7 @@ async def _dispatch(service: KaizenService, user: UserRef, text: str) -> TurnRes
             added=command == ":react",
         ))
     return await service.handle_message(
-        MessageEvent(event_id=event_id, user=user, text=text, channel="console")
+        MessageEvent(event_id=event_id, user=user, text=text, place=Place("console"))
     )
 
 

@@ -1,9 +1,13 @@
 """Draining the outbox: send what committed turns queued, retry what failed, never drop it.
 
-One :class:`Deliverer` per platform runs inside ``kaizen serve``. Rows are claimed with a lease
-(PostgreSQL skips rows another worker holds), sent one by one in order, then marked sent or
-rescheduled with exponential backoff. A :class:`PermanentDeliveryError` (channel archived, bot
-removed) marks the row failed at once and is logged; nothing here ever crashes the server.
+One :class:`Deliverer` per platform runs inside ``kaizen serve``. It owns every piece of
+delivery bookkeeping: claiming rows (with a lease; PostgreSQL skips rows another worker holds),
+finding what a send needs (the idea and where it is posted, the ideas channel, a person's
+conversation, the digest's facts), recording the outcome (where an idea was posted, a digest
+run's result, a conversation that is gone) and rescheduling failures with exponential backoff.
+The platform's :class:`~adapters.sender.Sender` only talks to its Web API. A
+:class:`~adapters.sender.PermanentDeliveryError` (channel archived, bot removed) marks the row
+failed at once and is logged; nothing here ever crashes the server.
 """
 
 from __future__ import annotations
@@ -11,16 +15,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.loops import BackgroundTask
 from adapters.runtime import Runtime
-from bot.replies import TurnResult, reply_to_dict
+from adapters.sender import (
+    DeferredDelivery,
+    IdeasChannel,
+    PermanentDeliveryError,
+    Sender,
+    TargetGone,
+)
+from bot.digest import DigestView, compose, view_from_dict
+from bot.events import PostRef
+from bot.replies import reply_from_dict
 from bot.service import utcnow
+from bot.targets import Target, ToChannel, ToReference, ToUser
 from storage.outbox import OutboxItem
+from storage.target_json import target_from_json
+from storage.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -29,132 +44,33 @@ MAX_ATTEMPTS = 12
 POLL_SECONDS = 2.0
 
 
-class PermanentDeliveryError(Exception):
-    """Retrying cannot help (e.g. the channel is archived, the bot was removed)."""
-
-
-class DeferredDelivery(Exception):
-    """Not possible yet, through nobody's fault (e.g. no chat with that person exists until they
-    first talk to the bot): wait ``seconds`` without counting an attempt."""
-
-    def __init__(self, reason: str, seconds: float = 3600.0) -> None:
-        super().__init__(reason)
-        self.seconds = seconds
-
-
-class RetryLater(Exception):
-    """A transient failure that says when to come back (HTTP ``Retry-After``)."""
-
-    def __init__(self, reason: str, seconds: float | None = None) -> None:
-        super().__init__(reason)
-        self.seconds = seconds
-
-
-class ConversationPacer:
-    """At most ``rate`` sends per ``period`` into one conversation (platforms throttle beyond
-    that: Teams 7/s per conversation, Slack about 1/s per channel)."""
-
-    def __init__(self, rate: int, period: float = 1.0) -> None:
-        self._rate, self._period = rate, period
-        self._sent: dict[str, deque[float]] = defaultdict(deque)
-
-    async def wait(self, conversation_id: str) -> None:
-        window = self._sent[conversation_id]
-        now = time.monotonic()
-        while window and now - window[0] >= self._period:
-            window.popleft()
-        if len(window) >= self._rate:
-            await asyncio.sleep(self._period - (now - window[0]))
-            window.popleft()
-        window.append(time.monotonic())
-
-
-async def queue_result(uow: Any, platform: str, workspace: str, result: TurnResult,
-                       target: dict[str, Any] | None, *,
-                       skip_kinds: frozenset[str] = frozenset()) -> None:
-    """Inside a turn's transaction: queue what the turn produced for ``platform``.
-
-    Replies go to ``target`` (None: the adapter answers them another way), notifications to
-    their person's direct conversation, and every changed idea gets its post refreshed.
-    """
-    now = utcnow()
-    if target is not None:
-        for reply in result.replies:
-            if reply.kind not in skip_kinds:
-                await uow.outbox.add(platform, workspace, "message", target,
-                                     reply_to_dict(reply), now)
-    for note in result.notifications:
-        await uow.outbox.add(platform, note.to.workspace, "message", {"user": note.to.user_id},
-                             reply_to_dict(note.reply), now, idea_id=note.idea_id)
-    for idea_id in result.changed_ideas:
-        await uow.outbox.add(platform, workspace, "idea_post", {}, {}, now, idea_id=idea_id)
-
-
 def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s … capped at one hour."""
     return timedelta(seconds=min(2 ** attempts, 3600))
 
 
-Bookkeeping = Callable[[Any], Awaitable[None]]
+Bookkeeping = Callable[[SqlUnitOfWork], Awaitable[None]]
 """Storage work that follows a successful send (e.g. remembering where an idea was posted),
 given the round's closing unit of work: it commits together with the items marked sent."""
-Send = Callable[[OutboxItem], Awaitable[Bookkeeping | None]]
-
-
-async def repeatedly(action: Callable[[], Awaitable[Any]], seconds: float, what: str) -> None:
-    """Run ``action`` now and then every ``seconds``, until cancelled. A failure (the database
-    may be down) is logged with its traceback and the action simply runs again next time."""
-    while True:
-        try:
-            await action()
-        except Exception as exc:  # CancelledError is not an Exception: cancelling still stops
-            log.warning("%s failed, trying again in %.0f s: %s", what, seconds, exc,
-                        exc_info=exc)
-        await asyncio.sleep(seconds)
-
-
-class BackgroundTask:
-    """Owns one asyncio task that runs :meth:`_loop` from start until stop."""
-
-    task_name = "background"
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=self.task_name)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        raise NotImplementedError
-
-
-async def idea_post_context(runtime: Runtime, platform: str,
-                            item: OutboxItem) -> tuple[Any, tuple[str, str] | None, Any]:
-    """For an ``idea_post`` item: the idea, where it is posted already (if anywhere) and the
-    workspace's configured ideas channel."""
-    assert item.idea_id is not None
-    async with runtime.unit_of_work() as uow:
-        idea, post = await uow.ideas.get_with_post(item.idea_id, platform)
-        configured = await uow.channels.get(platform, item.workspace, "ideas")
-    return idea, post, configured
 
 
 class Deliverer(BackgroundTask):
-    def __init__(self, runtime: Runtime, platform: str, send: Send) -> None:
+    """Delivers one platform's outbox through its sender (see the module docstring)."""
+
+    def __init__(self, runtime: Runtime, sender: Sender,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         super().__init__()
         self._runtime = runtime
-        self._platform = platform
-        self._send = send
+        self._sender = sender
+        self._platform = sender.platform
+        self._clock = clock
         self._wake = asyncio.Event()
-        self.task_name = f"deliver-{platform}"
+        self.task_name = f"deliver-{self._platform}"
+        self._kinds: dict[str, Callable[[OutboxItem], Awaitable[Bookkeeping | None]]] = {
+            "message": self._message,
+            "idea_post": self._idea_post,
+            "digest": self._digest,
+        }
 
     def kick(self) -> None:
         """Something was queued: deliver now rather than at the next poll."""
@@ -183,7 +99,7 @@ class Deliverer(BackgroundTask):
         between re-sends at most this round's items once their lease runs out.
         """
         async with self._runtime.unit_of_work() as uow:
-            items = await uow.outbox.claim(self._platform, utcnow())
+            items = await uow.outbox.claim(self._platform, self._clock())
             await uow.commit()
         sent: list[int] = []
         after: list[Bookkeeping] = []
@@ -212,7 +128,7 @@ class Deliverer(BackgroundTask):
         async with self._runtime.unit_of_work() as uow:
             for bookkeeping in after:
                 await bookkeeping(uow)
-            await uow.outbox.mark_sent(sent, utcnow())
+            await uow.outbox.mark_sent(sent, self._clock())
             await uow.commit()
         sent.clear()
         after.clear()
@@ -220,12 +136,15 @@ class Deliverer(BackgroundTask):
     async def _deliver(self, item: OutboxItem) -> tuple[bool, Bookkeeping | None]:
         """Send one item: whether it went out (the caller marks it sent) and what to record."""
         try:
-            bookkeeping = await self._send(item)
+            kind = self._kinds.get(item.kind)
+            if kind is None:
+                raise PermanentDeliveryError(f"unknown outbox kind {item.kind!r}")
+            bookkeeping = await kind(item)
         except DeferredDelivery as exc:
             log.info("%s delivery %d (%s) waits: %s", self._platform, item.id, item.kind, exc)
             async with self._runtime.unit_of_work() as uow:
                 await uow.outbox.defer(item.id, str(exc),
-                                       utcnow() + timedelta(seconds=exc.seconds))
+                                       self._clock() + timedelta(seconds=exc.seconds))
                 await uow.commit()
         except PermanentDeliveryError as exc:
             log.error("%s delivery %d (%s) failed permanently: %s", self._platform, item.id,
@@ -244,13 +163,135 @@ class Deliverer(BackgroundTask):
 
     async def _record(self, item: OutboxItem, error: str, give_up: bool,
                       wait: float | None = None) -> None:
-        now = utcnow()
+        now = self._clock()
         delay = backoff(item.attempts)
         if wait is not None:  # the platform said when: never sooner than that
             delay = max(delay, timedelta(seconds=wait))
         async with self._runtime.unit_of_work() as uow:
             await uow.outbox.reschedule(item.id, error, None if give_up else now + delay, now)
             await uow.commit()
+
+    # --- the kinds of item ----------------------------------------------------------------------
+
+    async def _message(self, item: OutboxItem) -> None:
+        """A reply or a notice: to a person's own conversation, a channel or a reference."""
+        try:
+            target = target_from_json(item.target)
+        except ValueError as exc:
+            raise PermanentDeliveryError(str(exc)) from exc
+        reached = await self._reachable(item.workspace, target)
+        if reached is None:
+            return None  # nobody to tell any more and not worth waiting for: dropped
+        try:
+            await self._sender.reply(reached, reply_from_dict(item.payload))
+        except TargetGone as exc:
+            await self._disable(item.workspace, target, exc)
+            raise
+        return None
+
+    async def _reachable(self, workspace: str, target: Target) -> Target | None:
+        """``target`` as the sender can use it. A person on a platform that reaches people
+        only through their own chat with the bot: that chat's reference, else the target's
+        fallback, else wait until they talk to the bot (or drop, if it is not worth waiting)."""
+        if not isinstance(target, ToUser) or self._sender.reaches_people:
+            return target
+        async with self._runtime.unit_of_work() as uow:
+            found = await uow.conversation_refs.get(self._platform, workspace, "personal",
+                                                    target.user_id)
+        if found is not None and not found[1]:
+            return ToReference(found[0])
+        if target.fallback is not None:
+            return target.fallback
+        if target.wait:
+            # Kept, and delivered as soon as they talk to the bot (their chat wakes it).
+            raise DeferredDelivery(f"no personal chat with {target.user_id} yet")
+        return None
+
+    async def _disable(self, workspace: str, target: Target, gone: TargetGone) -> None:
+        """Stop writing where the platform said the bot is gone (its conversation reference
+        is disabled until the bot is back there)."""
+        if isinstance(target, ToUser):
+            scope, key = "personal", target.user_id
+        elif gone.channel:
+            scope, key = "channel", gone.channel
+        else:
+            return
+        async with self._runtime.unit_of_work() as uow:
+            await uow.conversation_refs.disable(self._platform, workspace, scope, key,
+                                                str(gone), self._clock())
+            await uow.commit()
+
+    async def _idea_post(self, item: OutboxItem) -> Bookkeeping | None:
+        """Post the idea to the ideas channel, or update its post in place; where it was
+        posted is recorded with the round (see :meth:`run_once`)."""
+        if item.idea_id is None:
+            raise PermanentDeliveryError("idea post without an idea")
+        async with self._runtime.unit_of_work() as uow:
+            idea, post = await uow.ideas.get_with_post(item.idea_id, self._platform)
+            configured = await uow.channels.get(self._platform, item.workspace, "ideas")
+        if idea is None:
+            return None
+        reference = configured.reference.get("reference") if (
+            configured is not None and configured.reference) else None
+        channel = IdeasChannel(configured.channel_id if configured else None,
+                               reference if isinstance(reference, dict) else None)
+        if post is not None:
+            await self._sender.update_idea(channel, PostRef(*post), idea)
+            return lambda uow: uow.idea_posts.touch(idea.id, self._platform, self._clock())
+        where = await self._sender.post_idea(channel, idea)
+        if where is None:
+            return None
+        log.info("%s posted to %s %s", idea.key, self._platform, where.channel_id)
+        return lambda uow: uow.idea_posts.save(idea.id, self._platform, where.channel_id,
+                                                where.message_id, self._clock())
+
+    async def _digest(self, item: OutboxItem) -> None:
+        """A stand-up digest, composed now from the period its item carries; the run's
+        result is recorded either way."""
+        reference = item.target.get("ref")
+        to: Target = (ToReference(dict(reference)) if isinstance(reference, dict)
+                      else ToChannel(str(item.target.get("channel", ""))))
+        view = await self._digest_view(item)
+        try:
+            await self._sender.send_digest(to, view)
+        except TargetGone as exc:
+            await self._disable(item.workspace, to, exc)
+            await self._digest_delivered(item.target, False, str(exc))
+            raise
+        except PermanentDeliveryError as exc:
+            await self._digest_delivered(item.target, False, str(exc))
+            raise
+        await self._digest_delivered(item.target, True, "")
+
+    async def _digest_view(self, item: OutboxItem) -> DigestView:
+        if "view" in item.payload:  # queued by an earlier version, already composed
+            return view_from_dict(item.payload["view"])
+        period = item.payload["period"]
+        async with self._runtime.unit_of_work() as uow:
+            facts = await uow.digests.facts(
+                item.platform, item.workspace, tuple(period["areas"]),
+                datetime.fromisoformat(period["start"]), datetime.fromisoformat(period["end"]),
+                period["zone"])
+        view = compose(facts)
+        log.info("digest for %s composed (%s)", item.target.get("channel"),
+                 "quiet day" if view.empty else "with news")
+        return view
+
+    async def _digest_delivered(self, target: dict[str, Any], ok: bool, detail: str) -> None:
+        sub_id = target.get("subscription_id")
+        if not isinstance(sub_id, int):
+            return
+        async with self._runtime.unit_of_work() as uow:
+            run_id = target.get("run_id")
+            if isinstance(run_id, int):
+                await uow.digests.finish_run(run_id, "posted" if ok else "failed",
+                                             self._clock())
+            await uow.digests.record_result(
+                sub_id, f"posted {target.get('local_date')}" if ok else f"failed: {detail}",
+                failing=None if ok else True)
+            await uow.commit()
+        if not ok:
+            log.error("digest subscription %s marked failing: %s", sub_id, detail)
 
 
 def _describe(exc: Exception) -> str:

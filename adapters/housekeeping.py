@@ -14,7 +14,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from adapters.delivery import BackgroundTask, repeatedly
+from adapters.loops import BackgroundTask, repeatedly
 from adapters.runtime import Runtime
 from bot.service import utcnow
 

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from adapters.delivery import repeatedly
+from adapters.loops import repeatedly
 from adapters.runtime import Runtime
 from bot.service import utcnow
 from storage.outbox import InboxEvent

@@ -14,13 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from adapters.delivery import BackgroundTask, repeatedly
+from adapters.loops import BackgroundTask, repeatedly
 from adapters.runtime import Runtime
-from bot.digest import DigestView, compose, view_from_dict
 from bot.schedule import decide
 from bot.service import utcnow
 from storage.digests import Subscription
-from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -156,38 +154,3 @@ def _target(sub: Subscription, local_date: date, run_id: int | None) -> dict[str
     if sub.reference:
         target["ref"] = sub.reference.get("reference")
     return target
-
-
-async def digest_view(runtime: Runtime, item: OutboxItem) -> DigestView:
-    """Compose a queued digest at posting time from the period its item carries."""
-    if "view" in item.payload:  # queued by an earlier version, already composed
-        return view_from_dict(item.payload["view"])
-    period = item.payload["period"]
-    async with runtime.unit_of_work() as uow:
-        facts = await uow.digests.facts(
-            item.platform, item.workspace, tuple(period["areas"]),
-            datetime.fromisoformat(period["start"]), datetime.fromisoformat(period["end"]),
-            period["zone"])
-    view = compose(facts)
-    log.info("digest for %s composed (%s)", item.target.get("channel"),
-             "quiet day" if view.empty else "with news")
-    return view
-
-
-async def digest_delivered(runtime: Runtime, target: dict[str, object], ok: bool,
-                           detail: str) -> None:
-    """Called by a platform sender after posting a digest (or failing for good)."""
-    sub_id = target.get("subscription_id")
-    if not isinstance(sub_id, int):
-        return
-    now = utcnow()
-    async with runtime.unit_of_work() as uow:
-        run_id = target.get("run_id")
-        if isinstance(run_id, int):
-            await uow.digests.finish_run(run_id, "posted" if ok else "failed", now)
-        await uow.digests.record_result(
-            sub_id, f"posted {target.get('local_date')}" if ok else f"failed: {detail}",
-            failing=None if ok else True)
-        await uow.commit()
-    if not ok:
-        log.error("digest subscription %s marked failing: %s", sub_id, detail)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from bot.events import Place
 from bot.model import ChannelConfig
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 from bot.turn import Turn
 
 IDEAS = "ideas"
+
+
+def stored_reference(place: Place) -> dict[str, object] | None:
+    """What is kept with a channel setting so the platform can write there later (Teams: its
+    conversation reference, under ``reference``); None where the channel id is enough."""
+    return {"reference": dict(place.reference)} if place.reference is not None else None
 
 
 async def ideas_channel(turn: Turn) -> list[Reply]:
@@ -16,14 +23,14 @@ async def ideas_channel(turn: Turn) -> list[Reply]:
         where = "a channel is set" if current else "no channel is set yet"
         return [Reply(
             f"New ideas are posted to the ideas channel ({where}). A manager or admin sets it "
-            "by typing `/kaizen ideas here` in that channel.", kind="info")]
+            "by typing `/kaizen ideas here` in that channel.", kind=ReplyKind.INFO)]
     if not turn.is_decider:
         return [Reply("Sorry, only managers and admins can choose the ideas channel.",
-                      kind="refused")]
-    if not turn.channel or turn.source.get("channel_type") == "im":
+                      kind=ReplyKind.REFUSED)]
+    if not turn.channel or turn.place.direct:
         return [Reply("Type `/kaizen ideas here` in the channel where ideas should be posted "
-                      "(not in a direct message).", kind="error")]
-    reference = dict(turn.source) or None
+                      "(not in a direct message).", kind=ReplyKind.ERROR)]
+    reference = stored_reference(turn.place)
     await turn.uow.channels.set(
         ChannelConfig(turn.user.platform, turn.user.workspace, IDEAS, turn.channel, reference),
         turn.person.id, turn.now,
@@ -31,4 +38,4 @@ async def ideas_channel(turn: Turn) -> list[Reply]:
     await turn.uow.idea_events.add(None, turn.person.id, "set_ideas_channel", None, None,
                                    turn.channel, turn.now, via="command")
     return [Reply("From now on, new ideas are posted in this channel. Managers approve them "
-                  "by reacting.", kind="done")]
+                  "by reacting.", kind=ReplyKind.DONE)]

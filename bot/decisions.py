@@ -11,7 +11,7 @@ from bot import lifecycle, texts
 from bot.lifecycle import ACTIONS, Allowed, Status
 from bot.model import Idea
 from bot.references import parse_idea_key, split_first
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 from bot.standards import revise_for_implementation
 from bot.text_input import answer_problem, clean_process_name, split_labels
 from bot.turn import Turn
@@ -23,13 +23,13 @@ async def load_idea(turn: Turn, token: str) -> Idea | Reply:
     """The idea a key points at, in the speaker's workspace, or a reply saying what is wrong."""
     idea_id = parse_idea_key(token) if token else None
     if idea_id is None:
-        return Reply(texts.IDEA_KEY_NEEDED, kind="error")
+        return Reply(texts.IDEA_KEY_NEEDED, kind=ReplyKind.ERROR)
     idea = await turn.uow.ideas.get(idea_id)
     if idea is None or idea.workspace != turn.user.workspace or idea.platform != (
         turn.user.platform
     ):
         return Reply(f"I can't find an idea {token.upper()}. `/kaizen mine` lists yours.",
-                     kind="error")
+                     kind=ReplyKind.ERROR)
     return idea
 
 
@@ -46,7 +46,7 @@ async def change_status(
                 idea.id, turn.person.id, action_name, idea.status, None, verdict.reason,
                 turn.now, result="refused", via=via,
             )
-            return None, Reply(f"{idea.key}: {verdict.reason}", kind="refused")
+            return None, Reply(f"{idea.key}: {verdict.reason}", kind=ReplyKind.REFUSED)
         if await turn.uow.ideas.transition(idea.id, idea.status, action.target, turn.person.id,
                                            reason, turn.now):
             break
@@ -55,13 +55,13 @@ async def change_status(
         assert reloaded is not None
         idea = reloaded
     else:
-        return None, Reply(texts.TRY_AGAIN, kind="error")
+        return None, Reply(texts.TRY_AGAIN, kind=ReplyKind.ERROR)
     await turn.uow.idea_events.add(idea.id, turn.person.id, action_name, idea.status,
                                    action.target, reason, turn.now, via=via)
     updated = await turn.uow.ideas.get(idea.id)
     assert updated is not None
     turn.changed(idea.id)
-    return updated, Reply(texts.status_changed_for_actor(updated, action), kind="done")
+    return updated, Reply(texts.status_changed_for_actor(updated, action), kind=ReplyKind.DONE)
 
 
 def notify_author(turn: Turn, idea: Idea, action_name: str, reason: str | None = None,
@@ -96,7 +96,7 @@ def _unstorable(text: str, what: str) -> Reply | None:
     problem = answer_problem(text) if text else None
     if problem is None:
         return None
-    return Reply(texts.reason_invalid(problem, len(text), what), kind="error")
+    return Reply(texts.reason_invalid(problem, len(text), what), kind=ReplyKind.ERROR)
 
 
 async def approve(turn: Turn) -> list[Reply]:
@@ -118,7 +118,7 @@ async def reject(turn: Turn) -> list[Reply]:
     if isinstance(found, Reply):
         return [found]
     if not reason and turn.is_decider:
-        return [Reply(texts.REASON_NEEDED.format(key=found.key), kind="error")]
+        return [Reply(texts.REASON_NEEDED.format(key=found.key), kind=ReplyKind.ERROR)]
     refused = _unstorable(reason, "reason")
     if refused is not None:
         return [refused]
@@ -138,9 +138,9 @@ async def duplicate(turn: Turn) -> list[Reply]:
     if turn.is_decider:
         original = await load_idea(turn, original_token)
         if isinstance(original, Reply):
-            return [Reply(texts.DUPLICATE_USAGE, kind="error")]
+            return [Reply(texts.DUPLICATE_USAGE, kind=ReplyKind.ERROR)]
         if original.id == found.id:
-            return [Reply("An idea can't be a duplicate of itself.", kind="error")]
+            return [Reply("An idea can't be a duplicate of itself.", kind=ReplyKind.ERROR)]
         reason = f"duplicate of {original.key}"
     else:
         reason = None
@@ -164,16 +164,16 @@ async def implement(turn: Turn) -> list[Reply]:
     if labelled.values.get("process"):
         process_name = clean_process_name(labelled.values["process"])
         if process_name is None:
-            return [Reply(texts.PROCESS_USAGE, kind="error")]
+            return [Reply(texts.PROCESS_USAGE, kind=ReplyKind.ERROR)]
     new_text = labelled.values.get("standard") or labelled.prefix or found.proposal
     verdict = lifecycle.check("implement", found.status, turn.role,
                               found.author_id == turn.person.id)
     if isinstance(verdict, Allowed):
         if not process_name:
-            return [Reply(texts.process_needed(found.key), kind="error")]
+            return [Reply(texts.process_needed(found.key), kind=ReplyKind.ERROR)]
         problem = answer_problem(new_text)
         if problem is not None:
-            return [Reply(texts.standard_text_invalid(problem), kind="error")]
+            return [Reply(texts.standard_text_invalid(problem), kind=ReplyKind.ERROR)]
     updated, reply = await change_status(turn, found, "implement", None, "command")
     if updated is None:
         return [reply]
@@ -181,7 +181,7 @@ async def implement(turn: Turn) -> list[Reply]:
                                                         new_text)
     extra = texts.now_the_standard(process, version)
     notify_author(turn, updated, "implement", extra=extra)
-    return [Reply(f"{reply.text} {extra}", kind="done")]
+    return [Reply(f"{reply.text} {extra}", kind=ReplyKind.DONE)]
 
 
 async def edit(turn: Turn) -> list[Reply]:
@@ -191,24 +191,25 @@ async def edit(turn: Turn) -> list[Reply]:
     if isinstance(found, Reply):
         return [found]
     if found.author_id != turn.person.id:
-        return [Reply(f"{found.key}: Sorry, only its author can edit an idea.", kind="refused")]
+        return [Reply(f"{found.key}: Sorry, only its author can edit an idea.",
+                      kind=ReplyKind.REFUSED)]
     if found.status != Status.SUBMITTED:
-        return [Reply(texts.edit_closed(found), kind="refused")]
+        return [Reply(texts.edit_closed(found), kind=ReplyKind.REFUSED)]
     fields = {k: v for k, v in split_labels(rest).values.items()
               if k in {"standard", "problem", "proposal"}}
     if not fields:
-        return [Reply(texts.EDIT_USAGE, kind="error")]
+        return [Reply(texts.EDIT_USAGE, kind=ReplyKind.ERROR)]
     for name, value in fields.items():
         problem = answer_problem(value)
         if problem is not None:
-            return [Reply(texts.edit_invalid(name, problem, len(value)), kind="error")]
+            return [Reply(texts.edit_invalid(name, problem, len(value)), kind=ReplyKind.ERROR)]
     if not await turn.uow.ideas.edit(found.id, fields, turn.now):
-        return [Reply(texts.edit_closed(found), kind="refused")]
+        return [Reply(texts.edit_closed(found), kind=ReplyKind.REFUSED)]
     await turn.uow.idea_events.add(found.id, turn.person.id, "edit", found.status, None,
                                    "changed " + ", ".join(sorted(fields)), turn.now,
                                    via="command")
     turn.changed(found.id)
-    return [Reply(f"{found.key} updated: {', '.join(sorted(fields))}.", kind="done")]
+    return [Reply(f"{found.key} updated: {', '.join(sorted(fields))}.", kind=ReplyKind.DONE)]
 
 
 async def show(turn: Turn) -> list[Reply]:
@@ -248,7 +249,7 @@ async def _reaction_added(turn: Turn, idea: Idea, reaction: str) -> list[Reply]:
         await turn.uow.idea_events.add(idea.id, turn.person.id, "support", idea.status, None,
                                        None, turn.now, via=via)
         turn.changed(idea.id)
-        return [Reply(f"Thanks for supporting {idea.key}.", kind="done")]
+        return [Reply(f"Thanks for supporting {idea.key}.", kind=ReplyKind.DONE)]
     action_name = "approve" if kind == "approve" else "reject"
     if idea.status == ACTIONS[action_name].target:
         return []  # already where this reaction would take it (e.g. a second approver)

@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from bot import texts
+from bot.channels import stored_reference
 from bot.references import split_first
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 from bot.schedule import ScheduleError, next_run, parse_subscription
 from bot.turn import Turn
 
@@ -23,28 +24,29 @@ USAGE = (
 async def digest(turn: Turn) -> list[Reply]:
     verb, rest = split_first(turn.argument)
     verb = verb.lower()
-    if turn.source.get("channel_type") == "im" or not turn.channel:
+    if turn.place.direct or not turn.channel:
         return [Reply("Digests go to channels: type this in the channel whose stand-up should "
-                      f"get it. {USAGE}", kind="error")]
+                      f"get it. {USAGE}", kind=ReplyKind.ERROR)]
     if verb == "here":
         return await _subscribe(turn, rest)
     if verb == "off":
         return await _unsubscribe(turn)
     if verb in {"", "show", "status"}:
         return await _show(turn)
-    return [Reply(f"I don't know `digest {verb}`. {USAGE}", kind="error")]
+    return [Reply(f"I don't know `digest {verb}`. {USAGE}", kind=ReplyKind.ERROR)]
 
 
 async def _subscribe(turn: Turn, args: str) -> list[Reply]:
     if not turn.is_decider:
-        return [Reply("Sorry, only managers and admins can set up the digest.", kind="refused")]
+        return [Reply("Sorry, only managers and admins can set up the digest.",
+                      kind=ReplyKind.REFUSED)]
     try:
         request = parse_subscription(args, turn.policy.digest_time, turn.policy.timezone)
     except ScheduleError as exc:
-        return [Reply(str(exc), kind="error")]
+        return [Reply(str(exc), kind=ReplyKind.ERROR)]
     if await _workspace_full(turn):
         return [texts.digest_subscriptions_full(turn.policy.digest_subscriptions_max)]
-    reference: Any = dict(turn.source) or None
+    reference = stored_reference(turn.place)
     await turn.uow.digests.subscribe(turn.user.platform, turn.user.workspace,
                                      turn.channel or "", reference, request.schedule,
                                      request.areas, turn.person.id, turn.now)
@@ -53,7 +55,7 @@ async def _subscribe(turn: Turn, args: str) -> list[Reply]:
     when = f" The next one comes {upcoming:%A %d %B at %H:%M} ({request.schedule.zone})." if (
         upcoming) else ""
     return [Reply(f"This channel gets the kaizen stand-up digest at "
-                  f"{request.schedule.describe()}{areas}.{when}", kind="done")]
+                  f"{request.schedule.describe()}{areas}.{when}", kind=ReplyKind.DONE)]
 
 
 async def _workspace_full(turn: Turn) -> bool:
@@ -74,18 +76,20 @@ async def _workspace_full(turn: Turn) -> bool:
 
 async def _unsubscribe(turn: Turn) -> list[Reply]:
     if not turn.is_decider:
-        return [Reply("Sorry, only managers and admins can stop the digest.", kind="refused")]
+        return [Reply("Sorry, only managers and admins can stop the digest.",
+                      kind=ReplyKind.REFUSED)]
     removed = await turn.uow.digests.unsubscribe(turn.user.platform, turn.user.workspace,
                                                  turn.channel or "")
     return [Reply("The digest for this channel is off." if removed else
-                  "This channel has no digest to turn off.", kind="done" if removed else "info")]
+                  "This channel has no digest to turn off.",
+                      kind=ReplyKind.DONE if removed else "info")]
 
 
 async def _show(turn: Turn) -> list[Reply]:
     found: Any = await turn.uow.digests.get(turn.user.platform, turn.user.workspace,
                                             turn.channel or "")
     if found is None:
-        return [Reply(f"This channel has no digest yet. {USAGE}", kind="info")]
+        return [Reply(f"This channel has no digest yet. {USAGE}", kind=ReplyKind.INFO)]
     upcoming = next_run(found.schedule, turn.now)
     when = f"{upcoming:%A %d %B %H:%M} ({found.schedule.zone})" if upcoming else "not scheduled"
     fields = [("Schedule", found.describe()), ("Next digest", when)]
@@ -95,4 +99,4 @@ async def _show(turn: Turn) -> list[Reply]:
         fields.append(("Problem", "posting here failed permanently; type `/kaizen digest here` "
                                   "again once the bot can post"))
     return [Reply("The kaizen stand-up digest for this channel:", fields=tuple(fields),
-                  kind="info")]
+                  kind=ReplyKind.INFO)]

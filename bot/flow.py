@@ -148,16 +148,26 @@ def _start(draft: Draft | None, action: Start, now: datetime) -> Outcome:
     fresh = Draft(step=FIRST_STEP, started_at=now, updated_at=now)
     if not action.text.strip():
         return Outcome(fresh, [texts.intro(len(STEPS)), _question(fresh)])
-    parsed = split_labels(action.text)
-    values = dict(parsed.values)
-    prefix = strip_edge_area_tags(parsed.prefix)
-    if prefix:
-        # Unlabelled text after /kaizen is the problem ("/kaizen the printer jams").
-        values["problem"] = "\n".join(v for v in (prefix, values.get("problem", "")) if v)
+    values = start_values(action.text)
     if not values:  # only an #area tag: start the questions with the area set
         fresh.area = find_area_tag(action.text)
         return Outcome(fresh, [texts.intro(len(STEPS)), _question(fresh)])
     return _fill(fresh, values, now, area_source=action.text)
+
+
+def start_values(text: str) -> dict[str, str]:
+    """The answers a ``/kaizen …`` one-shot gives: labelled parts, and unlabelled text as the
+    problem ("/kaizen the printer jams")."""
+    parsed = split_labels(text)
+    values = dict(parsed.values)
+    prefix = strip_edge_area_tags(parsed.prefix)
+    if prefix:
+        values["problem"] = "\n".join(v for v in (prefix, values.get("problem", "")) if v)
+    return values
+
+
+def answers_complete(values: dict[str, str]) -> bool:
+    return all(values.get(step.name) for step in STEPS)
 
 
 def submit(values: dict[str, str], now: datetime) -> Outcome:

@@ -5,6 +5,7 @@ Repositories never commit; the unit of work does, once per turn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from bot.model import (
     StoredDraft,
 )
 from bot.schedule import Schedule
+from bot.targets import Outbound
 
 
 class ConcurrentUpdate(Exception):
@@ -169,6 +171,31 @@ class Digests(Protocol):
         ...
 
 
+class Outbox(Protocol):
+    """What a turn sends, kept in its transaction and delivered after commit."""
+
+    async def queue(self, platform: str, items: Sequence[Outbound], now: datetime) -> None: ...
+
+    async def wake(self, platform: str, workspace: str, target_key: str, now: datetime) -> int:
+        """Make messages that waited for a way to reach ``target_key`` due now."""
+        ...
+
+
+class IdeaPosts(Protocol):
+    async def find_idea(self, platform: str, channel_id: str, message_id: str) -> int | None:
+        """The idea whose post is that message, if any."""
+        ...
+
+
+class ConversationRefs(Protocol):
+    """How to write into a conversation later (platforms that need a stored reference)."""
+
+    async def save(self, platform: str, workspace: str, scope: str, key: str,
+                   reference: dict[str, object], now: datetime) -> bool: ...
+
+    async def forget(self, platform: str, workspace: str, scope: str, key: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction per turn; leaving without ``commit`` rolls back."""
 
@@ -181,6 +208,9 @@ class UnitOfWork(Protocol):
     standards: Standards
     channels: Channels
     digests: Digests
+    outbox: Outbox
+    idea_posts: IdeaPosts
+    conversation_refs: ConversationRefs
 
     async def __aenter__(self) -> UnitOfWork: ...
 

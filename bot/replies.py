@@ -7,8 +7,40 @@ never become a mention or markup.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from bot.events import UserRef
+
+if TYPE_CHECKING:
+    from bot.targets import Outbound
+
+
+class ReplyKind(StrEnum):
+    """What a reply is, so front ends can show (or route) each kind its own way."""
+
+    INFO = "info"
+    QUESTION = "question"
+    INTRO = "intro"
+    CHOICE = "choice"
+    DONE = "done"
+    SAVED = "saved"
+    ERROR = "error"
+    REFUSED = "refused"
+    LIMIT = "limit"
+    HELP = "help"
+    LIST = "list"
+    IDEA = "idea"
+    STANDARD = "standard"
+    NOTIFICATION = "notification"
+    FORM_ERROR = "form_error"
+    """A submitted form could not be saved: shown on the form itself (a :attr:`FORM`)."""
+    FORM = "form"
+    """The capture form, filled in with ``fields`` (name, value); ``text`` says what to fix."""
+
+
+PROBLEMS = frozenset({ReplyKind.REFUSED, ReplyKind.ERROR})
+"""The kinds worth telling someone whose reaction or click did not do what they meant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +62,7 @@ class Reply:
     text: str
     fields: tuple[tuple[str, str], ...] = ()
     buttons: tuple[Button, ...] = ()
-    kind: str = "info"
+    kind: ReplyKind = ReplyKind.INFO
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +95,8 @@ class TurnResult:
     storage_error: bool = False
     """The database was unavailable: nothing was kept, the replies ask to try again and must
     be sent directly (the outbox lives in that database)."""
+    outbound: list[Outbound] = field(default_factory=list)
+    """What the turn queued for delivery, in the same transaction as its change."""
 
     @property
     def texts(self) -> list[str]:
@@ -86,5 +120,12 @@ def reply_from_dict(data: dict[str, object]) -> Reply:
         text=str(data.get("text", "")),
         fields=tuple((str(k), str(v)) for k, v in fields),  # type: ignore[union-attr]
         buttons=tuple(Button(str(label), str(value)) for label, value in buttons),  # type: ignore[union-attr]
-        kind=str(data.get("kind", "info")),
+        kind=_kind(data.get("kind")),
     )
+
+
+def _kind(value: object) -> ReplyKind:
+    try:
+        return ReplyKind(str(value))
+    except ValueError:  # a row queued by another version: show it as plain information
+        return ReplyKind.INFO

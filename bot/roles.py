@@ -10,7 +10,7 @@ from bot.events import UserRef
 from bot.identity import parse_identity
 from bot.lifecycle import Role
 from bot.references import parse_user, split_first
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 from bot.turn import Turn
 
 MANAGERS_USAGE = (
@@ -25,31 +25,31 @@ async def managers(turn: Turn) -> list[Reply]:
     if not verb or verb == "list":
         return [await _list(turn)]
     if verb not in {"add", "remove"}:
-        return [Reply(MANAGERS_USAGE, kind="error")]
+        return [Reply(MANAGERS_USAGE, kind=ReplyKind.ERROR)]
     if not turn.is_admin:
         return [Reply("Sorry, only admins can add or remove managers. "
-                      "`/kaizen managers` shows who they are.", kind="refused")]
+                      "`/kaizen managers` shows who they are.", kind=ReplyKind.REFUSED)]
     target_token, _ = split_first(rest)
     user_id = parse_user(target_token) if target_token else None
     if user_id is None:
-        return [Reply(f"Who? {MANAGERS_USAGE}", kind="error")]
+        return [Reply(f"Who? {MANAGERS_USAGE}", kind=ReplyKind.ERROR)]
     target_ref = UserRef(turn.user.platform, turn.user.workspace, user_id, None)
     target = await turn.uow.people.ensure(target_ref, turn.now)
     current = turn.policy.role_of(target)
     label = target.display_name or user_id
     if verb == "add":
         if current is not Role.MEMBER:
-            return [Reply(f"{label} is already {_article(current)}.", kind="info")]
+            return [Reply(f"{label} is already {_article(current)}.", kind=ReplyKind.INFO)]
         new_role = Role.MANAGER
     else:
         if current is Role.MEMBER:
-            return [Reply(f"{label} is not a manager.", kind="info")]
+            return [Reply(f"{label} is not a manager.", kind=ReplyKind.INFO)]
         if current is Role.ADMIN:
-            return [Reply(f"{label} is an admin; admins always decide.", kind="refused")]
+            return [Reply(f"{label} is an admin; admins always decide.", kind=ReplyKind.REFUSED)]
         if turn.policy.bootstrap_role(target.platform, target.user_id,
                                       target.directory_id) is not Role.MEMBER:
             return [Reply(f"{label} is a manager through KAIZEN_MANAGERS; remove them there.",
-                          kind="refused")]
+                          kind=ReplyKind.REFUSED)]
         new_role = Role.MEMBER
     await turn.uow.people.set_role(target.id, new_role.value)
     await turn.uow.idea_events.add(
@@ -59,9 +59,9 @@ async def managers(turn: Turn) -> list[Reply]:
     if verb == "add":
         turn.notify(target.ref, Reply(
             f"{turn.person.name} made you a kaizen manager: you can now approve, reject and "
-            "implement ideas. `/kaizen help` lists the commands.", kind="notification"))
-        return [Reply(f"{label} is now a manager.", kind="done")]
-    return [Reply(f"{label} is no longer a manager.", kind="done")]
+            "implement ideas. `/kaizen help` lists the commands.", kind=ReplyKind.NOTIFICATION))
+        return [Reply(f"{label} is now a manager.", kind=ReplyKind.DONE)]
+    return [Reply(f"{label} is no longer a manager.", kind=ReplyKind.DONE)]
 
 
 async def _list(turn: Turn) -> Reply:
@@ -79,9 +79,9 @@ async def _list(turn: Turn) -> Reply:
         lines.append(f"{configured} ({role}, from configuration)")
     if not lines:
         return Reply("Nobody can decide on ideas yet. Set KAIZEN_ADMINS or KAIZEN_MANAGERS "
-                     "to bootstrap the first ones.", kind="info")
+                     "to bootstrap the first ones.", kind=ReplyKind.INFO)
     return Reply("Managers and admins (they approve, reject and implement ideas):",
-                 fields=tuple(("", line) for line in lines), kind="list")
+                 fields=tuple(("", line) for line in lines), kind=ReplyKind.LIST)
 
 
 def _article(role: Role) -> str:

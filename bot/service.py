@@ -12,7 +12,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from bot import (
     channels,
@@ -25,11 +24,21 @@ from bot import (
     standards,
     texts,
 )
-from bot.events import FormEvent, MessageEvent, ReactionEvent, UserRef
+from bot.events import (
+    NOWHERE,
+    ConversationEvent,
+    DecisionEvent,
+    FormEvent,
+    MessageEvent,
+    Place,
+    ReactionEvent,
+    UserRef,
+)
 from bot.identity import identity
 from bot.model import Draft, NewIdea
 from bot.ports import ConcurrentUpdate, StorageUnavailable, UnitOfWork
-from bot.replies import Reply, TurnResult
+from bot.replies import Reply, ReplyKind, TurnResult
+from bot.targets import Message, Route, Target, outbound
 from bot.text_input import normalise_area, one_line
 from bot.turn import Policy, Turn
 
@@ -48,6 +57,7 @@ MINE_LIMIT = 10
 
 
 def utcnow() -> datetime:
+    """The real clock, the default for :class:`KaizenService` (tests inject their own)."""
     return datetime.now(UTC)
 
 
@@ -56,9 +66,6 @@ class TurnConflict(RuntimeError):
 
 
 Handler = Callable[[Turn], Awaitable[list[Reply]]]
-AfterTurn = Callable[[UnitOfWork, TurnResult], Awaitable[None]]
-"""Called inside the turn's transaction, before commit: adapters queue their deliveries
-(outbox rows) here, so they exist exactly when the change they report does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,62 +93,118 @@ class KaizenService:
         self._clock = clock
         self.policy = policy or Policy()
 
-    async def handle_message(
-        self, event: MessageEvent, after_turn: AfterTurn | None = None
-    ) -> TurnResult:
-        """Process one message exactly once, retrying the turn if another worker raced us."""
+    async def handle_message(self, event: MessageEvent, route: Route | None = None
+                             ) -> TurnResult:
+        """Process one message exactly once, retrying the turn if another worker raced us.
+
+        ``route`` says where the replies go; what the turn sends is queued in its own
+        transaction (see :mod:`bot.targets`).
+        """
         if len(event.text) > MAX_MESSAGE_CHARS:
             # Refused before anything is stored; a retry of the same event gets the same answer.
             return TurnResult([_too_long_message()])
-        return await self._run(event.event_id, event.user, event.channel,
-                               lambda turn: self._message_turn(turn, event), after_turn,
-                               source=event.source)
+        return await self._run(event.event_id, event.user, event.place,
+                               lambda turn: self._message_turn(turn, event), route)
 
-    async def handle_form(
-        self, event: FormEvent, after_turn: AfterTurn | None = None
-    ) -> TurnResult:
-        """A capture form submitted in one go (the conversation's draft is left alone)."""
+    async def handle_form(self, event: FormEvent, route: Route | None = None) -> TurnResult:
+        """A capture form submitted in one go (the conversation's draft is left alone). What
+        cannot be saved comes back as the form again, filled in, saying what to fix."""
         async def body(turn: Turn) -> list[Reply]:
-            turn.in_flow = True
-            outcome = flow.submit(event.values, turn.now)
-            if outcome.completed is None:
-                return [r for r in outcome.replies if r.kind != "question"] + [
-                    texts.form_incomplete()
-                ]
-            until = await limits.next_capture_at(turn)
-            if until is not None:
-                # Not saved: the adapter shows the form again with the answers still in it.
-                limits.log_capture_limited(turn, until, "form returned")
-                return [texts.capture_limit_form(turn.policy.capture_limit_per_hour, until,
-                                                 turn.now, turn.policy.timezone)]
-            message = MessageEvent(event.event_id, event.user, "", event.channel)
-            return [*outcome.replies, *await _save_idea(turn, message, outcome.completed)]
+            replies = await self._form_turn(turn, event)
+            if any(reply.kind == ReplyKind.FORM_ERROR for reply in replies):
+                replies.append(texts.form(event.values, [reply.text for reply in replies]))
+            return replies
 
-        return await self._run(event.event_id, event.user, event.channel, body, after_turn)
+        return await self._run(event.event_id, event.user, event.place, body, route)
 
-    async def handle_reaction(
-        self, event: ReactionEvent, after_turn: AfterTurn | None = None
-    ) -> TurnResult:
-        """A reaction added to or removed from an idea's post (decision or support)."""
+    async def _form_turn(self, turn: Turn, event: FormEvent) -> list[Reply]:
+        turn.in_flow = True
+        outcome = flow.submit(event.values, turn.now)
+        if outcome.completed is None:
+            return [r for r in outcome.replies if r.kind != ReplyKind.QUESTION] + [
+                texts.form_incomplete()
+            ]
+        until = await limits.next_capture_at(turn)
+        if until is not None:
+            # Not saved: the form comes back with the answers still in it.
+            limits.log_capture_limited(turn, until, "form returned")
+            return [texts.capture_limit_form(turn.policy.capture_limit_per_hour, until,
+                                             turn.now, turn.policy.timezone)]
+        message = MessageEvent(event.event_id, event.user, "", event.place)
+        return [*outcome.replies, *await _save_idea(turn, message, outcome.completed)]
+
+    async def handle_decision(self, event: DecisionEvent, route: Route | None = None
+                              ) -> TurnResult:
+        """A decision button on an idea's card: the same rules as ``/kaizen approve|reject``."""
+        handler = {"approve": decisions.approve, "reject": decisions.reject}.get(event.decision)
+
         async def body(turn: Turn) -> list[Reply]:
-            idea = await turn.uow.ideas.get(event.idea_id)
+            if handler is None:
+                log.info("unknown decision %r ignored", event.decision)
+                return []
+            turn.argument = f"KZ-{event.idea_id} {event.reason}".strip()
+            return await handler(turn)
+
+        return await self._run(event.event_id, event.user, event.place, body, route)
+
+    async def handle_reaction(self, event: ReactionEvent, route: Route | None = None
+                              ) -> TurnResult:
+        """A reaction added to or removed from an idea's post (decision or support).
+
+        A reaction on any other message is nothing to us: nothing is stored for it.
+        """
+        idea_id = event.idea_id
+        if idea_id is None and event.post is not None:
+            async with self._unit_of_work() as uow:
+                idea_id = await uow.idea_posts.find_idea(
+                    event.user.platform, event.post.channel_id, event.post.message_id)
+        if idea_id is None:
+            return TurnResult()
+
+        async def body(turn: Turn) -> list[Reply]:
+            idea = await turn.uow.ideas.get(idea_id)
             if idea is None or (idea.platform, idea.workspace) != (event.user.platform,
                                                                    event.user.workspace):
-                log.info("reaction on unknown idea %s ignored", event.idea_id)
+                log.info("reaction on unknown idea %s ignored", idea_id)
                 return []
             return await decisions.react(turn, idea, normalise_reaction(event.reaction),
                                          event.added)
 
-        return await self._run(event.event_id, event.user, None, body, after_turn)
+        return await self._run(event.event_id, event.user, NOWHERE, body, route)
+
+    async def handle_conversation(self, event: ConversationEvent) -> int:
+        """The bot joined or left a conversation: keep (or forget) the way in. Joining a
+        person's own chat releases the messages that waited for it; returns how many."""
+        user = event.user
+        scope, key = (("personal", user.user_id) if event.personal
+                      else ("channel", event.place.channel_id or ""))
+        async with self._unit_of_work() as uow:
+            now = self._clock()
+            woke = 0
+            if not event.joined:
+                await uow.conversation_refs.forget(user.platform, user.workspace, scope, key)
+            elif event.place.reference is not None:
+                await uow.conversation_refs.save(user.platform, user.workspace, scope, key,
+                                                 dict(event.place.reference), now)
+                if event.personal:
+                    woke = await uow.outbox.wake(user.platform, user.workspace, key, now)
+            await uow.commit()
+        return woke
+
+    async def queue_reply(self, user: UserRef, to: Target, reply: Reply) -> None:
+        """Send ``reply`` outside any turn (e.g. "that clashed, send it again")."""
+        async with self._unit_of_work() as uow:
+            await uow.outbox.queue(user.platform, [Message(user.workspace, to, reply)],
+                                   self._clock())
+            await uow.commit()
 
     async def _run(
         self,
         event_id: str,
         user: UserRef,
-        channel: str | None,
+        place: Place,
         body: Callable[[Turn], Awaitable[list[Reply]]],
-        after_turn: AfterTurn | None,
-        source: dict[str, Any] | None = None,
+        route: Route | None,
     ) -> TurnResult:
         storage_failures = 0
         for attempt in range(1, MAX_TURN_ATTEMPTS + STORAGE_ATTEMPTS + 1):
@@ -155,14 +218,14 @@ class KaizenService:
                     person = await uow.people.ensure(user, now)
                     turn = Turn(uow=uow, person=person, user=user,
                                 role=self.policy.role_of(person), policy=self.policy,
-                                argument="", now=now, event_id=event_id, channel=channel,
-                                source=dict(source or {}))
+                                argument="", now=now, event_id=event_id, place=place)
                     replies = await body(turn)
                     result = TurnResult(replies, notifications=turn.notifications,
                                         changed_ideas=turn.changed_ideas,
                                         in_flow=turn.in_flow)
-                    if after_turn is not None:
-                        await after_turn(uow, result)
+                    result = replace(result, outbound=outbound(result, user.workspace, route))
+                    if result.outbound:
+                        await uow.outbox.queue(user.platform, result.outbound, now)
                     await uow.commit()
                     return result
             except ConcurrentUpdate:
@@ -188,6 +251,9 @@ class KaizenService:
             turn.argument = parsed.argument
             replies = [*notices, *await subcommand.handler(turn)]
             new_draft = draft
+        elif event.offers_form and _wants_form(_action_for(parsed)):
+            replies = [*notices, texts.form(flow.start_values(parsed.body))]
+            new_draft = draft
         else:
             turn.in_flow = True
             action = _action_for(parsed)
@@ -211,6 +277,12 @@ class KaizenService:
         if new_draft != stored.draft:
             await turn.uow.drafts.save(event.user, new_draft, stored.version, turn.now)
         return replies
+
+
+def _wants_form(action: flow.Action) -> bool:
+    """A capture that the one message does not complete: a form shows what is missing."""
+    return isinstance(action, flow.Start) and not flow.answers_complete(
+        flow.start_values(action.text))
 
 
 def _starts_new_draft(action: flow.Action, draft: Draft | None, outcome: flow.Outcome) -> bool:
@@ -283,22 +355,22 @@ async def _area(turn: Turn) -> list[Reply]:
         return [Reply(
             f"Your default area is {current}." if current else
             "You have no default area yet. Set one with `/kaizen area Finance`.",
-            kind="info",
+            kind=ReplyKind.INFO,
         )]
     if argument.lower() in {"none", "clear", "-"}:
         await turn.uow.people.set_default_area(turn.person.id, None)
-        return [Reply("Your default area is cleared.", kind="info")]
+        return [Reply("Your default area is cleared.", kind=ReplyKind.INFO)]
     area = normalise_area(argument)
     if area is None:
         return [Reply(
             f"“{one_line(argument, 60)}” can't be an area name: use up to 40 letters, digits, "
             "spaces, dashes or underscores, e.g. `/kaizen area Finance`.",
-            kind="error",
+            kind=ReplyKind.ERROR,
         )]
     await turn.uow.people.set_default_area(turn.person.id, area)
     return [Reply(
         f"Your default area is now {area}. Ideas without an #area tag are filed there.",
-        kind="info",
+        kind=ReplyKind.INFO,
     )]
 
 
@@ -310,29 +382,30 @@ async def _whoami(turn: Turn) -> list[Reply]:
         "admin or manager, put their identity in KAIZEN_ADMINS or KAIZEN_MANAGERS "
         "(comma-separated).",
         fields=(("Your identity", configured), ("Workspace", turn.user.workspace)),
-        kind="info")]
+        kind=ReplyKind.INFO)]
 
 
 async def _board(turn: Turn) -> list[Reply]:
     make_link = turn.policy.board_link
     if make_link is None:
-        return [Reply("The board is not available on this server.", kind="error")]
+        return [Reply("The board is not available on this server.", kind=ReplyKind.ERROR)]
     link = make_link(turn.user.platform, turn.user.workspace, turn.user.user_id)
     return [Reply(f"Your personal link to the kaizen board (works for 12 hours; please don't "
-                  f"share it): {link}", kind="info")]
+                  f"share it): {link}", kind=ReplyKind.INFO)]
 
 
 async def _mine(turn: Turn) -> list[Reply]:
     ideas = await turn.uow.ideas.recent_by_author(turn.person.id, MINE_LIMIT)
     if not ideas:
         return [Reply("You haven't shared an idea yet. Type `/kaizen` to start one.",
-                      kind="info")]
+                      kind=ReplyKind.INFO)]
     fields = tuple(
         (f"{idea.key} · {idea.status.replace('_', ' ')} · {idea.area or 'no area'}",
          one_line(idea.proposal))
         for idea in ideas
     )
-    return [Reply(f"Your last {len(ideas)} idea(s), newest first:", fields=fields, kind="list")]
+    return [Reply(f"Your last {len(ideas)} idea(s), newest first:", fields=fields,
+                  kind=ReplyKind.LIST)]
 
 
 def _subcommand_for(parsed: commands.ParsedText, draft: Draft | None) -> Subcommand | None:
@@ -361,7 +434,7 @@ def _too_long_message() -> Reply:
     return Reply(
         f"That message is over {MAX_MESSAGE_CHARS:,} characters, too long for me to read. "
         "Each answer may be up to 2,000 characters; please send a shorter one.",
-        kind="error",
+        kind=ReplyKind.ERROR,
     )
 
 
@@ -427,4 +500,4 @@ def general_help(for_decider: bool = False) -> Reply:
     lines.append("Managers and admins:" if for_decider else
                  "Managers and admins also have (ask them to decide on ideas):")
     lines += [f"• {sub.usage}: {sub.summary}" for sub in _TABLE if sub.group == "managers"]
-    return Reply("\n".join(lines), kind="help")
+    return Reply("\n".join(lines), kind=ReplyKind.HELP)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bot import texts
 from bot.model import Idea, Process
 from bot.references import split_first
-from bot.replies import Reply
+from bot.replies import Reply, ReplyKind
 from bot.text_input import clean_process_name, one_line
 from bot.turn import Turn
 
@@ -64,12 +64,13 @@ async def show_standard(turn: Turn) -> list[Reply]:
 async def list_standards(turn: Turn) -> list[Reply]:
     processes = await turn.uow.standards.all(turn.user.platform, turn.user.workspace)
     if not processes:
-        return [Reply(texts.NO_STANDARDS, kind="info")]
+        return [Reply(texts.NO_STANDARDS, kind=ReplyKind.INFO)]
     fields = tuple(
         (p.name, f"version {p.current_version}: {one_line(p.current_text or '', 80)}")
         for p in processes
     )
-    return [Reply(f"{len(processes)} process(es) with a standard:", fields=fields, kind="list")]
+    return [Reply(f"{len(processes)} process(es) with a standard:", fields=fields,
+                  kind=ReplyKind.LIST)]
 
 
 async def set_process(turn: Turn) -> list[Reply]:
@@ -82,14 +83,14 @@ async def set_process(turn: Turn) -> list[Reply]:
         return [found]
     if found.author_id != turn.person.id and not turn.is_decider:
         return [Reply(f"{found.key}: Sorry, only its author or a manager can set its process.",
-                      kind="refused")]
+                      kind=ReplyKind.REFUSED)]
     cleaned = clean_process_name(name)
     if cleaned is None:
-        return [Reply(texts.PROCESS_USAGE, kind="error")]
+        return [Reply(texts.PROCESS_USAGE, kind=ReplyKind.ERROR)]
     process, recorded = await attach_process(turn, found, cleaned)
     await turn.uow.idea_events.add(found.id, turn.person.id, "set_process", None, None,
                                    process.name, turn.now, via="command")
     turn.changed(found.id)
     suffix = f" Its standard text is now version 1 of “{process.name}”." if recorded else ""
     return [Reply(f"{found.key} now improves the process “{process.name}”.{suffix}",
-                  kind="done")]
+                  kind=ReplyKind.DONE)]

@@ -6,14 +6,14 @@ Replies are plain text; adapters escape them for their platform.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.lifecycle import status_label
 from bot.model import Draft, Idea, IdeaEvent, Process, StandardVersion, idea_key
-from bot.replies import Button, Reply
+from bot.replies import Button, Reply, ReplyKind
 from bot.text_input import MAX_ANSWER_CHARS, one_line
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def intro(total: int) -> Reply:
     return Reply(
         f"Let's capture your improvement idea: {total} short questions, about a minute. "
         "Add an #area tag (e.g. #finance) anywhere to file it under a function.",
-        kind="intro",
+        kind=ReplyKind.INTRO,
     )
 
 
@@ -43,14 +43,14 @@ def question(step: Step, number: int, total: int, current: str | None) -> Reply:
     if current:
         lines.append(f"Your answer so far: {one_line(current, 200)} (send a new one to replace it)")
     lines.append(INTENT_HINT)
-    return Reply("\n".join(lines), kind="question")
+    return Reply("\n".join(lines), kind=ReplyKind.QUESTION)
 
 
 def invalid_answer(step: Step, problem: str, raw: str) -> Reply:
     """A friendly re-prompt that says exactly what was wrong; earlier answers stay as they are."""
     if problem == "empty":
         return Reply(f"The {step.label.lower()} can't be empty. Please write a few words.",
-                     kind="error")
+                     kind=ReplyKind.ERROR)
     if problem == "too_long":
         shown = raw[:ECHO_LIMIT] + ("…" if len(raw) > ECHO_LIMIT else "")
         return Reply(
@@ -58,31 +58,37 @@ def invalid_answer(step: Step, problem: str, raw: str) -> Reply:
             f"{MAX_ANSWER_CHARS:,}. Please shorten it and send it again. Your other answers are "
             "kept. Here is what you sent, to edit:",
             fields=(("Your text", shown),),
-            kind="error",
+            kind=ReplyKind.ERROR,
         )
     if problem == "control_chars":
         return Reply(
             f"That {step.label.lower()} contains invisible control characters I can't store. "
             "Please retype it (plain text and line breaks are fine). Your other answers are kept.",
-            kind="error",
+            kind=ReplyKind.ERROR,
         )
     raise ValueError(f"unknown validation problem {problem!r}")
 
 
 def invalid_process_name() -> Reply:
     return Reply("A process name must be 1 to 120 characters of plain text; I left it out. "
-                 "You can set it later with `/kaizen process KZ-… <name>`.", kind="error")
+                 "You can set it later with `/kaizen process KZ-… <name>`.", kind=ReplyKind.ERROR)
 
 
 def storage_unavailable() -> Reply:
     return Reply("Sorry, I couldn't save that just now (my database is busy or out of reach). "
                  "Please send it again in a moment; everything you told me before is safe.",
-                 kind="error")
+                 kind=ReplyKind.ERROR)
+
+
+def form(values: Mapping[str, str], problems: Sequence[str] = ()) -> Reply:
+    """The capture form, filled in with ``values``; ``problems`` say what to fix first."""
+    return Reply("\n".join(problems), fields=tuple(values.items()), kind=ReplyKind.FORM)
 
 
 def form_incomplete() -> Reply:
     return Reply("Please fill in the standard, the problem and the proposal (each up to "
-                 f"{MAX_ANSWER_CHARS:,} characters) and send the form again.", kind="form_error")
+                 f"{MAX_ANSWER_CHARS:,} characters) and send the form again.",
+                 kind=ReplyKind.FORM_ERROR)
 
 
 def draft_already_open(step: Step) -> Reply:
@@ -90,7 +96,7 @@ def draft_already_open(step: Step) -> Reply:
         f"You already have an idea in progress (waiting for the {step.label.lower()}). "
         "Continue it, or start over with a new one?",
         buttons=(Button("Continue", "continue"), Button("Start over", "start over")),
-        kind="choice",
+        kind=ReplyKind.CHOICE,
     )
 
 
@@ -98,7 +104,7 @@ def no_draft_open() -> Reply:
     return Reply(
         "That message isn't part of an idea in progress. Type `/kaizen` to share an improvement "
         "idea, or `/kaizen help` to see what I can do.",
-        kind="help",
+        kind=ReplyKind.HELP,
     )
 
 
@@ -106,10 +112,10 @@ def intent_without_draft(intent: str) -> Reply:
     if intent == "help":
         return Reply(
             "Type `/kaizen` to share an improvement idea; `/kaizen help` lists everything.",
-            kind="help",
+            kind=ReplyKind.HELP,
         )
     return Reply(f"There is no idea in progress to {intent}. Type `/kaizen` to start one.",
-                 kind="help")
+                 kind=ReplyKind.HELP)
 
 
 def _answers_fields(draft: Draft, steps: Sequence[Step]) -> tuple[tuple[str, str], ...]:
@@ -120,14 +126,14 @@ def cancelled(draft: Draft, steps: Sequence[Step]) -> Reply:
     fields = _answers_fields(draft, steps)
     suffix = " Here is what you had written, in case you want it later." if fields else ""
     return Reply("Cancelled: your draft was dropped and nothing was saved." + suffix,
-                 fields=fields, kind="info")
+                 fields=fields, kind=ReplyKind.INFO)
 
 
 def restarted(draft: Draft, steps: Sequence[Step]) -> Reply:
     fields = _answers_fields(draft, steps)
     suffix = " The old answers are below, in case you want them." if fields else ""
     return Reply("Starting a new idea; the earlier draft was dropped." + suffix,
-                 fields=fields, kind="info")
+                 fields=fields, kind=ReplyKind.INFO)
 
 
 def draft_expired(draft: Draft, steps: Sequence[Step]) -> Reply:
@@ -136,12 +142,12 @@ def draft_expired(draft: Draft, steps: Sequence[Step]) -> Reply:
     return Reply(
         "Your previous draft expired after 24 hours without an answer." + suffix,
         fields=fields,
-        kind="info",
+        kind=ReplyKind.INFO,
     )
 
 
 def already_first() -> Reply:
-    return Reply("This is already the first question.", kind="info")
+    return Reply("This is already the first question.", kind=ReplyKind.INFO)
 
 
 def flow_help() -> Reply:
@@ -152,7 +158,7 @@ def flow_help() -> Reply:
         "• `cancel`: drop this draft\n"
         "• `standard: … problem: … proposal: …`: answer several at once\n"
         "• `#area` anywhere (e.g. #sales): file the idea under a function",
-        kind="help",
+        kind=ReplyKind.HELP,
     )
 
 
@@ -164,7 +170,7 @@ def saved(idea: Idea, extra: str | None = None) -> Reply:
                ("Proposal", idea.proposal)]
     text = (f"Thank you! Your idea is saved as {idea.key} and waits for a manager's decision. "
             "`/kaizen mine` shows its status.")
-    return Reply(f"{text} {extra}" if extra else text, fields=tuple(fields), kind="saved")
+    return Reply(f"{text} {extra}" if extra else text, fields=tuple(fields), kind=ReplyKind.SAVED)
 
 
 def draft_ready() -> Reply:
@@ -173,7 +179,7 @@ def draft_ready() -> Reply:
         "You have an idea ready to send: all three answers are in. Send it now, or start over "
         "with a new one?",
         buttons=(Button("Send it", "continue"), Button("Start over", "start over")),
-        kind="choice",
+        kind=ReplyKind.CHOICE,
     )
 
 
@@ -197,7 +203,7 @@ def capture_limit_kept(limit: int, until: datetime, now: datetime, zone: str) ->
     return Reply(
         f"{_limit_headline(limit)} Your new idea is not lost: I kept it as a draft, answers and "
         f"all. From {_until(until, now, zone)}, type `continue` to send it.",
-        kind="limit",
+        kind=ReplyKind.LIMIT,
     )
 
 
@@ -213,7 +219,7 @@ def capture_limit_at_start(limit: int, until: datetime, now: datetime, zone: str
     fields = _answers_fields(written, steps) if written is not None else ()
     if fields:
         text += " Nothing new was saved; here is what you wrote, to send again then."
-    return Reply(text, fields=fields, kind="limit")
+    return Reply(text, fields=fields, kind=ReplyKind.LIMIT)
 
 
 def capture_limit_form(limit: int, until: datetime, now: datetime, zone: str) -> Reply:
@@ -221,7 +227,7 @@ def capture_limit_form(limit: int, until: datetime, now: datetime, zone: str) ->
     return Reply(
         f"{_limit_headline(limit)} Nothing was saved yet and your answers are still in the "
         f"form: send it again from {_until(until, now, zone)}.",
-        kind="form_error",
+        kind=ReplyKind.FORM_ERROR,
     )
 
 
@@ -231,7 +237,7 @@ def digest_subscriptions_full(maximum: int) -> Reply:
         "Turn one off first (`/kaizen digest off` in its channel; `kaizen digest --list` on "
         "the server lists them), or ask whoever runs the bot to raise "
         "KAIZEN_DIGEST_SUBSCRIPTIONS_MAX.",
-        kind="refused",
+        kind=ReplyKind.REFUSED,
     )
 
 
@@ -279,7 +285,7 @@ def author_notification(
         fields.append(("Reason", reason))
     fields.append(("Proposal", one_line(idea.proposal, 200)))
     text = f"{headline} {extra}" if extra else headline
-    return Reply(text, fields=tuple(fields), kind="notification")
+    return Reply(text, fields=tuple(fields), kind=ReplyKind.NOTIFICATION)
 
 
 def process_needed(key: str) -> str:
@@ -343,7 +349,7 @@ def idea_details(idea: Idea, history: Sequence[IdeaEvent]) -> Reply:
         fields.append(("Reason", idea.decision_reason))
     lines = [history_line(event) for event in history]
     fields.append(("History", "\n".join(lines) or "-"))
-    return Reply(f"{idea.key}", fields=tuple(fields), kind="idea")
+    return Reply(f"{idea.key}", fields=tuple(fields), kind=ReplyKind.IDEA)
 
 
 def history_line(event: IdeaEvent) -> str:
@@ -362,7 +368,7 @@ def unknown_process(name: str, known: Sequence[str]) -> Reply:
     return Reply(
         f"I don't know a process called “{one_line(name, 60)}”.{hint} To share an idea in one "
         "message use labels with a colon: `/kaizen standard: … problem: … proposal: …`.",
-        kind="error",
+        kind=ReplyKind.ERROR,
     )
 
 
@@ -381,4 +387,4 @@ def standard_details(process: Process, versions: Sequence[StandardVersion]) -> R
             f"{source}",
             one_line(version.text, 200),
         ))
-    return Reply(heading, fields=tuple(fields), kind="standard")
+    return Reply(heading, fields=tuple(fields), kind=ReplyKind.STANDARD)

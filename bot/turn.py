@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from bot.events import UserRef
+from bot.events import NOWHERE, Place, UserRef
 from bot.identity import identity
 from bot.lifecycle import ROLE_RANK, Role, higher_role
 from bot.model import Person
@@ -66,11 +65,15 @@ class Turn:
     argument: str
     now: datetime
     event_id: str
-    channel: str | None = None
-    source: dict[str, Any] = field(default_factory=dict)
+    place: Place = NOWHERE
     in_flow: bool = False
     notifications: list[Notification] = field(default_factory=list)
     changed_ideas: list[int] = field(default_factory=list)
+
+    @property
+    def channel(self) -> str | None:
+        """Where the person spoke (None: nowhere in particular, e.g. a reaction)."""
+        return self.place.channel_id
 
     @property
     def is_decider(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,8 +10,11 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.replies import reply_to_dict
+from bot.targets import Message, Outbound
 from storage.models import ConversationRefRow, IdeaPostRow, InboxRow, OutboxRow
 from storage.repositories import _insert_ignoring_conflicts, delete_some
+from storage.target_json import target_to_json
 
 LEASE = timedelta(seconds=60)
 """How long a claimed row is reserved for one deliverer; a crashed one's rows come back."""
@@ -40,6 +44,16 @@ class SqlOutbox:
             next_attempt_at=now, created_at=now,
         ))
         # No flush: the commit inserts a turn's items together (one statement for several).
+
+    async def queue(self, platform: str, items: Sequence[Outbound], now: datetime) -> None:
+        """A turn's messages and idea refreshes, in order (see :mod:`bot.targets`)."""
+        for item in items:
+            if isinstance(item, Message):
+                await self.add(platform, item.workspace, "message", target_to_json(item.to),
+                               reply_to_dict(item.reply), now, idea_id=item.idea_id)
+            else:
+                await self.add(platform, item.workspace, "idea_post", {}, {}, now,
+                               idea_id=item.idea_id)
 
     async def add_many(self, items: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]],
                        now: datetime) -> None:

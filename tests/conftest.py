@@ -3,6 +3,11 @@
 SQLite always; PostgreSQL too when ``KAIZEN_TEST_POSTGRES_URL`` is set, each test in a database
 of its own that is dropped afterwards. With the URL set, an unreachable server is an error (the
 fixture raises), never a skip.
+
+Migrations run once per session and backend, into a template; each test gets a copy of it (the
+SQLite file copied, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL). Running the twelve migrations
+for every test was most of the suite's time; the migrations themselves are still tested from an
+empty database in ``test_migrations``.
 """
 
 from __future__ import annotations
@@ -10,16 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from adapters.runtime import Runtime
 from adapters.settings import Settings
-from bot.events import MessageEvent, ReactionEvent, UserRef
+from bot.events import MessageEvent, Place, ReactionEvent, UserRef
 from bot.replies import TurnResult
 from bot.service import KaizenService
 from bot.turn import Policy
@@ -60,11 +68,68 @@ async def empty_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]
         await drop_postgres_database(url)
 
 
+class MigratedTemplates:
+    """One database per backend migrated to head, made on first use and dropped at the end."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._made: dict[str, str] = {}
+
+    def get(self, backend: str) -> str:
+        if backend not in self._made:
+            self._made[backend] = (self._sqlite() if backend == "sqlite"
+                                   else asyncio.run(self._postgres()))
+        return self._made[backend]
+
+    def _sqlite(self) -> str:
+        path = self._directory / "template.db"
+        migrate.upgrade(f"sqlite:///{path}")
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            # One self-contained file to copy: fold the write-ahead log back in.
+            connection.execute("PRAGMA journal_mode=DELETE")
+        return str(path)
+
+    async def _postgres(self) -> str:
+        url = await create_database(POSTGRES_URL, "kz_template")
+        try:
+            await asyncio.to_thread(migrate.upgrade, url)
+        except BaseException:
+            await drop_database(POSTGRES_URL, url)
+            raise
+        return url
+
+    def drop(self) -> None:
+        if "postgresql" in self._made:
+            asyncio.run(drop_database(POSTGRES_URL, self._made["postgresql"]))
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    try:
+        yield templates
+    finally:
+        templates.drop()
+
+
 @pytest.fixture
-async def database_url(empty_database_url: str) -> str:
-    """A database migrated with ``alembic upgrade head``, as production ones are."""
-    await asyncio.to_thread(migrate.upgrade, empty_database_url)
-    return empty_database_url
+async def database_url(backend: str, tmp_path: Path,
+                       migrated_templates: MigratedTemplates) -> AsyncIterator[str]:
+    """A database migrated with ``alembic upgrade head``, as production ones are (a copy of
+    the session's migrated template)."""
+    # In a thread: migrating runs an event loop of its own (Alembic's async env.py).
+    template = await asyncio.to_thread(migrated_templates.get, backend)
+    if backend == "sqlite":
+        path = tmp_path / "kaizen.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = await create_database(POSTGRES_URL, "kz_test",
+                                template=make_url(template).database)
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)
 
 
 class Clock:
@@ -129,7 +194,7 @@ class Chat:
     async def say(self, text: str, event_id: str | None = None) -> TurnResult:
         return await self.service.handle_message(
             MessageEvent(event_id=event_id or f"evt-{uuid.uuid4()}", user=self.user, text=text,
-                         channel="D024BE91L")
+                         place=Place("D024BE91L"))
         )
 
     async def react(self, idea_id: int, reaction: str, added: bool = True,

@@ -19,10 +19,13 @@ async def _admin(base_url: str, sql: str, timeout: float) -> None:
         await connection.close()
 
 
-async def create_database(base_url: str, prefix: str, timeout: float = 10.0) -> str:
-    """Create an empty database next to ``base_url``'s and return its URL."""
+async def create_database(base_url: str, prefix: str, timeout: float = 10.0,
+                          template: str | None = None) -> str:
+    """Create a database next to ``base_url``'s and return its URL: empty, or a copy of
+    ``template`` (which nobody may be connected to meanwhile)."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    await _admin(base_url, f'CREATE DATABASE "{name}"', timeout)
+    copy = f' TEMPLATE "{template}"' if template else ""
+    await _admin(base_url, f'CREATE DATABASE "{name}"{copy}', timeout)
     return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 

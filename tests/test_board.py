@@ -17,7 +17,7 @@ from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
 from adapters.web.auth import Scope
-from bot.events import MessageEvent, UserRef
+from bot.events import MessageEvent, Place, UserRef
 from tests.conftest import MANAGER, POLICY
 
 WS = ("slack", "T0001")
@@ -33,7 +33,7 @@ async def seed(runtime: Runtime) -> None:
         nonlocal n
         n += 1
         await service.handle_message(MessageEvent(
-            f"seed-{n}", UserRef("slack", workspace, user, user.title()), text, "C1"))
+            f"seed-{n}", UserRef("slack", workspace, user, user.title()), text, Place("C1")))
 
     await say("ana", "/kaizen process: Expense claims; standard: Claims are printed and "
                      "signed by hand; problem: slow; proposal: Approve claims in the app #finance")
@@ -197,7 +197,7 @@ async def test_wall_screen_password(board: TestClient) -> None:
 async def test_chat_gives_a_personal_link_that_works(board: TestClient) -> None:
     runtime = board.runtime  # type: ignore[attr-defined]
     result = await runtime.service.handle_message(MessageEvent(
-        "board-1", UserRef(*WS, "ana", "Ana"), "/kaizen board", "C1"))
+        "board-1", UserRef(*WS, "ana", "Ana"), "/kaizen board", Place("C1")))
     link = result.replies[0].text.split(": ", 1)[1]
     path = link[link.index("/login"):]
     assert (await board.get(path, allow_redirects=False)).status == 303

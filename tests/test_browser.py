@@ -46,7 +46,7 @@ async def seed_demo(runtime: Runtime) -> None:
     """Twelve weeks of a lively workspace (for the README's pictures)."""
     from datetime import timedelta
 
-    from bot.events import MessageEvent, UserRef
+    from bot.events import MessageEvent, Place, UserRef
     from bot.service import KaizenService, utcnow
     from tests.conftest import POLICY
 
@@ -60,17 +60,17 @@ async def seed_demo(runtime: Runtime) -> None:
         text = (f"/kaizen process: {DEMO_PROPOSALS[n % 8].split()[1].title()} routine; "
                 f"standard: The current way {n}; problem: It is slow; "
                 f"proposal: {DEMO_PROPOSALS[n % 8]} #{area}")
-        saved = await service.handle_message(MessageEvent(f"demo-{n}", person, text, "C1"))
+        saved = await service.handle_message(MessageEvent(f"demo-{n}", person, text, Place("C1")))
         key = saved.replies[-1].text.split("saved as ")[1].split()[0]
         if n < 50 and n % 3 != 2:
             later = KaizenService(runtime.unit_of_work, policy=POLICY,
                                   clock=lambda w=when + timedelta(days=1 + n % 4): w)
             manager = UserRef("slack", "T_DEMO", MANAGER, "Mia")
             await later.handle_message(MessageEvent(f"demo-a{n}", manager,
-                                                    f"/kaizen approve {key}", "C1"))
+                                                    f"/kaizen approve {key}", Place("C1")))
             if n % 2 == 0:
                 await later.handle_message(MessageEvent(f"demo-i{n}", manager,
-                                                        f"/kaizen implemented {key}", "C1"))
+                                                        f"/kaizen implemented {key}", Place("C1")))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
-from bot.events import MessageEvent, UserRef
+from bot.events import MessageEvent, Place, UserRef
 from bot.service import KaizenService
 from storage.unit_of_work import SqlUnitOfWork
 from tests.conftest import POSTGRES_URL, all_ideas, create_postgres_database, drop_postgres_database
@@ -34,7 +34,7 @@ class Person:
     async def say(self, text: str):  # type: ignore[no-untyped-def]
         self.n += 1
         return await self.service.handle_message(MessageEvent(f"fault-{self.n}-{id(self)}",
-                                                              USER, text, "D1"))
+                                                              USER, text, Place("D1")))
 
 
 async def draft_of(runtime: Runtime):  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from adapters.runtime import Runtime
 from adapters.scheduler import DigestScheduler
 from adapters.server import SCHEDULER, build_app
 from adapters.settings import Settings
-from bot.events import MessageEvent, UserRef
+from bot.events import MessageEvent, Place, UserRef
 from bot.schedule import DAILY, Schedule
 from bot.service import KaizenService
 from storage.models import DigestRunRow, OutboxRow
@@ -32,7 +32,7 @@ async def say(service: KaizenService, user_id: str, text: str, channel: str = ST
               platform: str = "slack", workspace: str = "T0001") -> str:
     result = await service.handle_message(MessageEvent(
         f"evt-{uuid.uuid4()}", UserRef(platform, workspace, user_id, user_id.lower()), text,
-        channel, source={"channel_type": "channel"}))
+        Place(channel)))
     return "\n".join([r.text, *(f"{k}: {v}" for k, v in r.fields)][0] for r in result.replies)
 
 
@@ -53,8 +53,8 @@ async def test_digest_commands_in_a_channel(runtime: Runtime, clock: Clock) -> N
     shown = await say(service, "U_MEMBER", "/kaizen digest")
     assert "The kaizen stand-up digest" in shown
     in_dm = await service.handle_message(MessageEvent(
-        "evt-dm", UserRef("slack", "T0001", MANAGER), "/kaizen digest here", "D1",
-        source={"channel_type": "im"}))
+        "evt-dm", UserRef("slack", "T0001", MANAGER), "/kaizen digest here",
+        Place("D1", direct=True)))
     assert "Digests go to channels" in in_dm.replies[0].text
     assert "is off" in await say(service, MANAGER, "/kaizen digest off")
     assert "no digest yet" in await say(service, MANAGER, "/kaizen digest")
@@ -98,7 +98,7 @@ async def test_slack_digest_is_posted_escaped_and_marked(slack: SlackDriver) -> 
     await service.handle_message(MessageEvent(
         "evt-raw", UserRef("slack", "T0001", "U_ANA", "Ana"),
         "/kaizen standard: a; problem: b; proposal: <!channel> ping everyone & more #finance",
-        "D1"))
+        Place("D1")))
     await _subscribe(runtime, STANDUP, "00:00 UTC daily")
     scheduler = DigestScheduler(runtime, {"slack": lambda: None},
                                 clock=lambda: next_midnight_utc() + timedelta(minutes=2))

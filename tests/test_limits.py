@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from adapters.runtime import Runtime, policy_from
 from adapters.settings import Settings
-from bot.events import FormEvent, MessageEvent, UserRef
+from bot.events import FormEvent, MessageEvent, Place, UserRef
 from bot.service import KaizenService
 from bot.turn import Policy
 from storage.models import DigestSubscriptionRow
@@ -141,13 +141,17 @@ async def test_a_form_at_the_limit_saves_nothing_and_keeps_its_answers(
     values = {"standard": "by hand", "problem": "slow", "proposal": "a jig"}
 
     async def submit() -> Any:
-        return await service.handle_form(FormEvent(f"form-{uuid.uuid4()}", ANA, values, "C1"))
+        return await service.handle_form(FormEvent(f"form-{uuid.uuid4()}", ANA, values,
+                                                   Place("C1")))
 
     assert "saved as KZ-1" in reply_text(await submit())
     clock.advance(minutes=59)
     result = await submit()
-    assert [r.kind for r in result.replies] == ["form_error"]  # the adapter re-shows the form
-    assert "send it again from 10:00 (UTC, in 1 minute)" in reply_text(result)
+    # The form comes back, filled in, saying when to send it again.
+    assert [r.kind for r in result.replies] == ["form_error", "form"]
+    form = result.replies[1]
+    assert dict(form.fields) == values
+    assert "send it again from 10:00 (UTC, in 1 minute)" in form.text
     assert len(await all_ideas(runtime)) == 1
     clock.advance(minutes=1)
     assert "saved as KZ-2" in reply_text(await submit())
@@ -188,7 +192,7 @@ async def digest_here(service: KaizenService, channel: str, workspace: str = "T0
                       args: str = "") -> str:
     result = await service.handle_message(MessageEvent(
         f"evt-{uuid.uuid4()}", UserRef("slack", workspace, MANAGER, "mia"),
-        f"/kaizen digest {args or 'here'}", channel, source={"channel_type": "channel"}))
+        f"/kaizen digest {args or 'here'}", Place(channel)))
     return reply_text(result)
 
 

@@ -24,7 +24,7 @@ from adapters.request_limits import MAX_JSON_DEPTH, json_nesting_exceeds
 from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
-from bot.events import MessageEvent, UserRef
+from bot.events import MessageEvent, Place, UserRef
 from bot.service import KaizenService
 from tests.conftest import POLICY
 from tests.fake_slack import BOT_TOKEN, FakeSlack
@@ -296,7 +296,7 @@ async def board(database_url: str) -> AsyncIterator[TestClient]:
                                   "Share the a/b test results", "Store scans on drive C:\\"]):
         await service.handle_message(MessageEvent(
             f"seed-{n}", UserRef("slack", "T0001", f"U{n}", f"u{n}"),
-            f"/kaizen standard: s; problem: p; proposal: {proposal}", "C1"))
+            f"/kaizen standard: s; problem: p; proposal: {proposal}", Place("C1")))
     async with TestClient(TestServer(build_app(runtime))) as client:
         client.runtime = runtime  # type: ignore[attr-defined]
         yield await signed_in(client)

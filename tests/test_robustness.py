@@ -9,7 +9,7 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from bot.events import MessageEvent, ReactionEvent, UserRef
+from bot.events import MessageEvent, Place, ReactionEvent, UserRef
 from bot.service import KaizenService
 from bot.turn import Policy
 from storage.models import IdeaRow, ProcessedEventRow
@@ -71,8 +71,7 @@ CONFIGURING = ["managers add <@U_X>", "managers remove <@{manager}>", "ideas her
 async def _turn(service: KaizenService, user: str, text: str, n: list[int]) -> str:
     n[0] += 1
     result = await service.handle_message(MessageEvent(
-        f"authz-{n[0]}", UserRef("slack", "T0001", user, user.lower()), text, "C_CHAN",
-        source={"channel_type": "channel"}))
+        f"authz-{n[0]}", UserRef("slack", "T0001", user, user.lower()), text, Place("C_CHAN")))
     return " ".join(r.text for r in result.replies)
 
 

@@ -1,13 +1,12 @@
-"""The Slack adapter: slack-bolt listeners that translate Slack payloads into core events, and
-a sender that turns queued replies into Web API calls.
+"""The Slack front end: slack-bolt wiring and acknowledgements.
 
 Events (DMs, mentions, reactions, buttons) are acknowledged as soon as they are stored in the
 inbox (:mod:`adapters.inbox`): one insert and one commit, so Slack hears back inside its 3 s
 however many people capture at once; their turns run right after, in order per person. The
 slash command still runs its turn before answering, because its answer is the response.
-Everything for the Web API is queued in the outbox in the turn's transaction and sent by the
-:class:`~adapters.delivery.Deliverer`, which retries 429s (honouring ``Retry-After``), 5xx and
-timeouts without ever losing a message.
+Payloads become bot events in :mod:`adapters.slack.normalize` (a table); what a turn sends is
+queued in its transaction and delivered by the :class:`~adapters.delivery.Deliverer` through
+:class:`~adapters.slack.sender.SlackSender`.
 """
 
 from __future__ import annotations
@@ -15,39 +14,40 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.delivery import (
-    Bookkeeping,
-    ConversationPacer,
-    Deliverer,
-    PermanentDeliveryError,
-    idea_post_context,
-    queue_result,
-)
+from adapters.delivery import Deliverer
 from adapters.inbox import EventInbox
 from adapters.runtime import Runtime
-from adapters.scheduler import digest_delivered, digest_view
-from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_digest, render_idea, render_reply
-from adapters.slack.reactions import normalise as normalise_reaction
-from adapters.slack.text import slack_to_plain
+from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_reply
+from adapters.slack.normalize import (
+    CONTEXT_KEY,
+    ENVELOPES,
+    EVENTS,
+    INTERACTIONS,
+    Inbound,
+    Notice,
+    normalize,
+    slash_command,
+)
+from adapters.slack.sender import SlackSender
 from adapters.slack.workspace import OwnWorkspaceOnly
 from bot.events import MessageEvent, ReactionEvent, UserRef
 from bot.ports import StorageUnavailable
-from bot.replies import Reply, TurnResult, reply_from_dict, reply_to_dict
-from bot.service import AfterTurn, TurnConflict, utcnow
-from storage.outbox import OutboxItem
-from storage.unit_of_work import SqlUnitOfWork
+from bot.replies import Reply, ReplyKind
+from bot.service import TurnConflict
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +55,12 @@ PLATFORM = "slack"
 NAME_TTL_SECONDS = 3600.0
 NAME_CACHE_MAX = 20_000
 LOOKUP_TIMEOUT_SECONDS = 2
-PERMANENT_ERRORS = frozenset({
-    "channel_not_found", "is_archived", "not_in_channel", "account_inactive", "invalid_auth",
-    "token_revoked", "user_not_found", "cannot_dm_bot", "missing_scope", "restricted_action",
-})
 BUSY_TEXT = "Sorry, that clashed with another change. Please send it again."
-CONTEXT_KEY = "kaizen_context"
-"""Where a stored event keeps what bolt told the ack about it (our bot user id)."""
 DM_HINT = "I've sent you a direct message to capture your idea there."
 
 
 class SlackAdapter:
-    """Owns the bolt app, the Web API client and the Slack deliverer."""
+    """Owns the bolt app, the Web API client, the Slack inbox and deliverer."""
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
@@ -74,7 +68,6 @@ class SlackAdapter:
             raise ValueError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are required for Slack")
         token = settings.slack_bot_token.get_secret_value()
         base_url = settings.slack_api_url.rstrip("/") + "/"
-        self._runtime = runtime
         self._service = runtime.service
         # Token and secret are passed explicitly: bolt never reads them from the environment.
         self.app = AsyncApp(
@@ -94,12 +87,11 @@ class SlackAdapter:
         self._lookup = AsyncWebClient(token=token, base_url=base_url,
                                       timeout=LOOKUP_TIMEOUT_SECONDS, retry_handlers=[])
         self._names: dict[str, tuple[float, str | None]] = {}
-        self._approve_hint = (settings.approve_reactions or ["white_check_mark"])[0]
-        self._reject_hint = (settings.reject_reactions or ["x"])[0]
-        self._ideas_channel_default = settings.ideas_channel
-        self.deliverer = Deliverer(runtime, PLATFORM, self.send)
+        self.sender = SlackSender(self.client, settings.ideas_channel,
+                                  (settings.approve_reactions or ["white_check_mark"])[0],
+                                  (settings.reject_reactions or ["x"])[0])
+        self.deliverer = Deliverer(runtime, self.sender)
         self.inbox = EventInbox(runtime, PLATFORM, self._process)
-        self._digest_pacer = ConversationPacer(1, 1.0)
         self._socket_handler: Any = None
         self._register()
 
@@ -107,11 +99,10 @@ class SlackAdapter:
 
     def _register(self) -> None:
         self.app.use(OwnWorkspaceOnly())
+        self.app.use(self._envelopes)
         self.app.command("/kaizen")(self._on_command)
-        self.app.event("message")(self._ack_message)
-        self.app.event("app_mention")(self._ack_mention)
-        self.app.event("reaction_added")(self._ack_reaction)
-        self.app.event("reaction_removed")(self._ack_reaction)
+        for event_type in EVENTS:
+            self.app.event(event_type)(self._ack_event)
         self.app.action(re.compile(f"^{BUTTON_ACTION_PREFIX}"))(self._ack_button)
         self.app.error(self._on_error)
 
@@ -154,90 +145,80 @@ class SlackAdapter:
 
     # --- acks: what Slack waits for -------------------------------------------------------------
 
-    async def _ack_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
-            return  # other bots, our own posts, edits and deletions are not answers
-        if event.get("user"):
-            await self._accept("message", body, event["user"],
-                               f"im-{event.get('channel')}-{event.get('ts')}")
+    async def _envelopes(self, body: dict[str, Any],
+                         next: Callable[[], Awaitable[Any]]) -> Any:
+        """Top-level payload types no listener routes (see ``normalize.ENVELOPES``): signed
+        and ours (the middleware before this one checked), answered 200 here."""
+        kind = body.get("type")
+        if kind not in ENVELOPES:
+            return await next()
+        outcome = normalize(str(kind), body)
+        if isinstance(outcome, Notice):
+            log.log(outcome.level, "%s", outcome.text)
+        return BoltResponse(status=200, body="")
 
-    async def _ack_mention(self, body: dict[str, Any], event: dict[str, Any],
-                           context: dict[str, Any]) -> None:
-        if event.get("bot_id") or not event.get("user"):
-            return
-        # The turn needs our own user id (to strip the mention); bolt knows it only now.
-        stored = {**body, CONTEXT_KEY: {"bot_user_id": context.get("bot_user_id")}}
-        await self._accept("app_mention", stored, event["user"], f"mention-{event.get('ts')}")
+    async def _ack_event(self, body: dict[str, Any], event: dict[str, Any],
+                         context: dict[str, Any]) -> None:
+        kind = str(event.get("type"))
+        if kind == "app_mention":
+            # The turn needs our own user id (to strip the mention); bolt knows it only now.
+            body = {**body, CONTEXT_KEY: {"bot_user_id": context.get("bot_user_id")}}
+        await self._accept(kind, body)
 
-    async def _ack_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if (event.get("item") or {}).get("type") != "message" or not event.get("user"):
-            return
-        await self._accept(str(event.get("type")), body, event["user"],
-                           f"reaction-{event.get('event_ts')}")
-
-    async def _ack_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _ack_button(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        user_id = (body.get("user") or {}).get("id", "")
-        await self._accept("button", body, user_id, _button_event_id(body, action))
+        await self._accept("button", body)
 
-    async def _accept(self, kind: str, body: dict[str, Any], user_id: str,
-                      fallback_id: str) -> None:
+    async def _accept(self, kind: str, body: dict[str, Any]) -> None:
         """Store the event for its turn (the ack's one commit); with the database out, run the
         turn now instead, which answers "try again" straight through the Web API."""
-        team = body.get("team_id") or (body.get("team") or {}).get("id", "")
+        inbound = normalize(kind, body)
+        if isinstance(inbound, Notice):
+            log.log(inbound.level, "%s", inbound.text)
+        if not isinstance(inbound, Inbound):
+            return
         # Slack's legacy verification token rides in every payload: it is not stored.
         stored = {key: value for key, value in body.items() if key != "token"}
         try:
-            await self.inbox.accept(body.get("event_id") or fallback_id, kind,
-                                    f"{team}:{user_id}", stored)
+            await self.inbox.accept(inbound.event.event_id, kind, inbound.person_key, stored)
         except StorageUnavailable as exc:
             log.warning("Slack %s not stored for later (%s): running its turn now", kind, exc)
             await self._process(kind, body)
 
     async def _process(self, kind: str, body: dict[str, Any]) -> None:
         """Run the turn of an acknowledged event (see :mod:`adapters.inbox`)."""
-        event = body.get("event") or {}
-        if kind == "message":
-            await self._on_message(body, event)
-        elif kind == "app_mention":
-            await self._on_mention(body, event, body.get(CONTEXT_KEY) or {})
-        elif kind in {"reaction_added", "reaction_removed"}:
-            await self._on_reaction(body, event, added=kind == "reaction_added")
-        elif kind == "button":
-            await self._on_button(body, (body.get("actions") or [{}])[0])
-        else:
+        inbound = normalize(kind, body)
+        if inbound is None and kind not in EVENTS and kind not in INTERACTIONS:
             log.error("stored Slack event of unknown kind %r dropped", kind)
+        if not isinstance(inbound, Inbound):
+            return
+        event = replace(inbound.event, user=await self._named(inbound.event.user))
+        if isinstance(event, ReactionEvent):
+            try:
+                await self._service.handle_reaction(event, inbound.route)
+            except TurnConflict:
+                log.warning("reaction %s kept conflicting; the inbox will replay it",
+                            event.event_id)
+                raise
+        else:
+            await self._run_message(event, inbound)
+        self.deliverer.kick()
 
     # --- turns ----------------------------------------------------------------------------------
 
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         """``/kaizen …``: answered at once; a capture continues in the person's DM."""
-        team, user_id = command.get("team_id", ""), command.get("user_id", "")
-        channel = command.get("channel_id", "")
-        in_dm = channel.startswith("D") or command.get("channel_name") == "directmessage"
-        user = await self._user(team, user_id, command.get("user_name"))
-        event = MessageEvent(
-            event_id=f"slash-{command.get('trigger_id') or time.time_ns()}",
-            user=user,
-            text=f"/kaizen {slack_to_plain(command.get('text', ''))}".strip(),
-            channel=channel,
-            source={"channel_type": "im" if in_dm else "channel"},
-        )
-
-        async def queue(uow: Any, result: TurnResult) -> None:
-            # Capture goes to the DM; other answers ride on the slash command's response.
-            target = {"user": user_id} if (result.in_flow or in_dm) else None
-            await self._queue(uow, team, result, target)
-
+        event, route = slash_command(command)
+        event = replace(event, user=await self._named(event.user))
         try:
-            result = await self._service.handle_message(event, after_turn=queue)
+            result = await self._service.handle_message(event, route)
         except TurnConflict:
             await ack(text=BUSY_TEXT)
             return
         self.deliverer.kick()
         if result.storage_error:
             await ack(text=_render_all(result.replies)[0])
-        elif result.duplicate or in_dm:
+        elif result.duplicate or event.place.direct:
             await ack()
         elif result.in_flow:
             await ack(text=DM_HINT)
@@ -245,210 +226,31 @@ class SlackAdapter:
             text, blocks = _render_all(result.replies)
             await ack(text=text, blocks=blocks)
 
-    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        """A direct message to the bot: the next answer of a capture, or a command."""
-        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
-            return  # other bots, our own posts, edits and deletions are not answers
-        if not event.get("user"):
-            return
-        team = body.get("team_id", "")
-        user = await self._user(team, event["user"])
-        channel = event["channel"]
-        message = MessageEvent(
-            event_id=body.get("event_id") or f"im-{channel}-{event.get('ts')}",
-            user=user,
-            text=slack_to_plain(event.get("text", "")),
-            channel=channel,
-            source={"channel_type": "im"},
-        )
-        await self._run_message(message, team, {"channel": channel})
-
-    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any],
-                          context: dict[str, Any]) -> None:
-        """``@kaizen kaizen …`` in a channel: like the slash command, answered privately."""
-        if event.get("bot_id") or not event.get("user"):
-            return
-        team, channel = body.get("team_id", ""), event.get("channel", "")
-        text = event.get("text", "")
-        bot_user = context.get("bot_user_id")
-        if bot_user:
-            text = re.sub(rf"<@{re.escape(bot_user)}(\|[^>]*)?>", " ", text)
-        text = slack_to_plain(text).strip()
-        if not re.match(r"^/?kaizen\b", text, re.IGNORECASE):
-            text = f"/kaizen {text}"
-        user = await self._user(team, event["user"])
-        message = MessageEvent(event_id=body.get("event_id") or f"mention-{event.get('ts')}",
-                               user=user, text=text, channel=channel,
-                               source={"channel_type": "channel"})
-
-        async def queue(uow: Any, result: TurnResult) -> None:
-            target = ({"user": event["user"]} if result.in_flow else
-                      {"channel": channel, "user": event["user"], "ephemeral": True})
-            await self._queue(uow, team, result, target)
-
-        await self._run_message(message, team, None, queue)
-
-    async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any],
-                           added: bool) -> None:
-        """A reaction on an idea post: managers decide, everyone else supports."""
-        item = event.get("item") or {}
-        if item.get("type") != "message" or not event.get("user"):
-            return
-        async with self._runtime.unit_of_work() as uow:
-            idea_id = await uow.idea_posts.find_idea(PLATFORM, item.get("channel", ""),
-                                                     item.get("ts", ""))
-        if idea_id is None:
-            return  # a reaction on some other message
-        team = body.get("team_id", "")
-        user = await self._user(team, event["user"])
-        reaction = ReactionEvent(
-            event_id=body.get("event_id") or f"reaction-{event.get('event_ts')}",
-            user=user, idea_id=idea_id, reaction=normalise_reaction(event.get("reaction", "")),
-            added=added,
-        )
-
-        async def queue(uow: Any, result: TurnResult) -> None:
-            # Only refusals are worth telling the reactor (privately, where they reacted).
-            target = {"channel": item.get("channel"), "user": event["user"], "ephemeral": True}
-            problems = TurnResult([r for r in result.replies if r.kind in {"refused", "error"}],
-                                  notifications=result.notifications,
-                                  changed_ideas=result.changed_ideas)
-            await self._queue(uow, team, problems, target)
-
-        try:
-            await self._service.handle_reaction(reaction, after_turn=queue)
-        except TurnConflict:
-            log.warning("reaction %s kept conflicting; the inbox will replay it",
-                        reaction.event_id)
-            raise
-        self.deliverer.kick()
-
-    async def _on_button(self, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """A quick-answer button (e.g. Continue / Start over) is the same as typing its value."""
-        user_id = (body.get("user") or {}).get("id", "")
-        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
-        channel = (body.get("channel") or {}).get("id")
-        user = await self._user(team, user_id)
-        message = MessageEvent(
-            event_id=_button_event_id(body, action),
-            user=user, text=str(action.get("value", "")), channel=channel,
-            source={"channel_type": "im"},
-        )
-        await self._run_message(message, team, {"channel": channel} if channel else
-                                {"user": user_id})
-
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         event = body.get("event") or {}
         log.error("Slack listener failed for %s %s: %s", body.get("type"),
                   event.get("type") or body.get("command"), error, exc_info=error)
 
-    async def _run_message(self, message: MessageEvent, team: str,
-                           target: dict[str, Any] | None,
-                           queue: AfterTurn | None = None) -> None:
-        async def default_queue(uow: Any, result: TurnResult) -> None:
-            await self._queue(uow, team, result, target)
-
+    async def _run_message(self, message: MessageEvent, inbound: Inbound) -> None:
+        target = inbound.route.to
         try:
-            result = await self._service.handle_message(message,
-                                                        after_turn=queue or default_queue)
+            result = await self._service.handle_message(message, inbound.route)
         except TurnConflict:
-            await self._queue_now(team, target, Reply(BUSY_TEXT, kind="error"))
-        else:
-            if result.storage_error and target is not None:
-                # The outbox is in the unreachable database: answer straight away.
-                for reply in result.replies:
-                    await self._post_reply(target, reply)
-        self.deliverer.kick()
-
-    # --- queueing -------------------------------------------------------------------------------
-
-    async def _queue(self, uow: SqlUnitOfWork, team: str, result: TurnResult,
-                     target: dict[str, Any] | None) -> None:
-        await queue_result(uow, PLATFORM, team, result, target)
-
-    async def _queue_now(self, team: str, target: dict[str, Any] | None, reply: Reply) -> None:
-        if target is None:
+            if target is not None:
+                await self._service.queue_reply(message.user, target,
+                                                Reply(BUSY_TEXT, kind=ReplyKind.ERROR))
             return
-        async with self._runtime.unit_of_work() as uow:
-            await uow.outbox.add(PLATFORM, team, "message", target, reply_to_dict(reply),
-                                 utcnow())
-            await uow.commit()
-
-    # --- sending (called by the deliverer) ------------------------------------------------------
-
-    async def send(self, item: OutboxItem) -> Bookkeeping | None:
-        try:
-            if item.kind == "message":
-                await self._send_message(item)
-            elif item.kind == "idea_post":
-                return await self._send_idea(item)
-            elif item.kind == "digest":
-                await self._send_digest(item)
-            else:
-                raise PermanentDeliveryError(f"unknown outbox kind {item.kind!r}")
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "")) if exc.response is not None else ""
-            if error in PERMANENT_ERRORS:
-                raise PermanentDeliveryError(f"Slack said {error}") from exc
-            raise
-
-    async def _send_message(self, item: OutboxItem) -> None:
-        await self._post_reply(item.target, reply_from_dict(item.payload))
-
-    async def _post_reply(self, target: dict[str, Any], reply: Reply) -> None:
-        text, blocks = render_reply(reply)
-        if target.get("ephemeral"):
-            await self.client.chat_postEphemeral(channel=target["channel"], user=target["user"],
-                                                 text=text, blocks=blocks)
-            return
-        channel = target.get("channel") or await self._dm_channel(target["user"])
-        await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                           unfurl_links=False, unfurl_media=False)
-
-    async def _send_digest(self, item: OutboxItem) -> None:
-        """A stand-up digest: at most one post per second per channel (Slack's pace)."""
-        text, blocks = render_digest(await digest_view(self._runtime, item))
-        channel = str(item.target["channel"])
-        await self._digest_pacer.wait(channel)
-        try:
-            await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                               unfurl_links=False, unfurl_media=False)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "")) if exc.response is not None else ""
-            if error in PERMANENT_ERRORS:
-                await digest_delivered(self._runtime, item.target, False, f"Slack said {error}")
-            raise
-        await digest_delivered(self._runtime, item.target, True, "")
-
-    async def _dm_channel(self, user_id: str) -> str:
-        response = await self.client.conversations_open(users=user_id)
-        return str(response["channel"]["id"])
-
-    async def _send_idea(self, item: OutboxItem) -> Bookkeeping | None:
-        """Post the idea to the ideas channel, or update its post in place; where it was
-        posted is recorded with the deliverer's round (see :class:`Deliverer`)."""
-        idea, post, configured = await idea_post_context(self._runtime, PLATFORM, item)
-        if idea is None:
-            return None
-        text, blocks = render_idea(idea, self._approve_hint, self._reject_hint)
-        if post is not None:
-            await self.client.chat_update(channel=post[0], ts=post[1], text=text, blocks=blocks)
-            return lambda uow: uow.idea_posts.touch(idea.id, PLATFORM, utcnow())
-        channel = configured.channel_id if configured else self._ideas_channel_default
-        if not channel:
-            log.warning("%s not posted: no ideas channel (type `/kaizen ideas here` in one, or "
-                        "set KAIZEN_IDEAS_CHANNEL)", idea.key)
-            return None
-        response = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                                      unfurl_links=False, unfurl_media=False)
-        posted_in, ts = str(response["channel"]), str(response["ts"])
-        log.info("%s posted to %s", idea.key, posted_in)
-        return lambda uow: uow.idea_posts.save(idea.id, PLATFORM, posted_in, ts, utcnow())
+        if result.storage_error and target is not None:
+            # The outbox is in the unreachable database: answer straight away.
+            for reply in result.replies:
+                await self.sender.reply(target, reply)
 
     # --- people ---------------------------------------------------------------------------------
 
-    async def _user(self, team: str, user_id: str, fallback: str | None = None) -> UserRef:
-        return UserRef(PLATFORM, team, user_id, await self._display_name(user_id) or fallback)
+    async def _named(self, user: UserRef) -> UserRef:
+        """The person with their Slack display name (kept if Slack cannot say)."""
+        name = await self._display_name(user.user_id)
+        return replace(user, display_name=name or user.display_name)
 
     async def _display_name(self, user_id: str) -> str | None:
         """The person's Slack display name (cached for an hour; None if Slack can't say)."""
@@ -480,10 +282,6 @@ def _signature_headers_well_formed(headers: Any) -> bool:
         return True
     return bool(timestamp and timestamp.isascii() and timestamp.isdigit() and len(timestamp) < 20
                 and signature and re.fullmatch(r"v0=[0-9a-f]{1,128}", signature))
-
-
-def _button_event_id(body: dict[str, Any], action: dict[str, Any]) -> str:
-    return f"action-{action.get('action_ts')}-{(body.get('user') or {}).get('id', '')}"
 
 
 def _render_all(replies: list[Reply]) -> tuple[str, list[dict[str, Any]]]:

@@ -1,0 +1,148 @@
+"""Teams' :class:`~adapters.sender.Sender`: proactive messages through the Bot Connector.
+
+Everything goes out with ``continue_conversation`` on a stored conversation reference, paced
+per conversation (Teams allows 7 messages a second). A 403/404 (bot removed or blocked) is
+:class:`~adapters.sender.TargetGone`, so the deliverer disables that conversation; 412, 429
+and 5xx are retried later, honouring ``Retry-After``. In local mode replies go only to a
+``serviceUrl`` on this machine (checked before each send).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, CardAction, ConversationReference, SuggestedActions
+
+from adapters.pacing import ConversationPacer
+from adapters.sender import IdeasChannel, PermanentDeliveryError, RetryLater, TargetGone
+from adapters.teams.cards import Card, digest_card, form_card, idea_card
+from adapters.teams.local import is_loopback_url
+from adapters.teams.text import bare_conversation_id, teams_text
+from bot.digest import DigestView
+from bot.events import PostRef
+from bot.model import Idea
+from bot.replies import Reply, ReplyKind
+from bot.targets import Target, ToReference
+
+log = logging.getLogger(__name__)
+
+PER_CONVERSATION_PER_SECOND = 7
+TRANSIENT_STATUSES = frozenset({412, 429, 500, 502, 503, 504})
+
+
+class TeamsSender:
+    platform = "teams"
+    reaches_people = False  # only through the chat a person has with the bot
+
+    def __init__(self, cloud: CloudAdapter, app_id: str | None, local_mode: bool) -> None:
+        self._cloud = cloud
+        self._app_id = app_id
+        self._local_mode = local_mode
+        self._pacer = ConversationPacer(PER_CONVERSATION_PER_SECOND)
+
+    async def reply(self, to: Target, reply: Reply) -> None:
+        activity = (card_activity(form_card(dict(reply.fields),
+                                            reply.text.split("\n") if reply.text else None))
+                    if reply.kind == ReplyKind.FORM else reply_activity(reply))
+        await self._send(_reference(to), activity)
+
+    async def post_idea(self, channel: IdeasChannel, idea: Idea) -> PostRef | None:
+        if channel.reference is None or not channel.channel_id:
+            log.warning("%s not posted to Teams: no ideas channel (say `@Kaizen ideas here` in "
+                        "one)", idea.key)
+            return None
+        activity_id = await self._send(channel.reference, card_activity(idea_card(idea)))
+        return PostRef(channel.channel_id, activity_id) if activity_id else None
+
+    async def update_idea(self, channel: IdeasChannel, post: PostRef, idea: Idea) -> None:
+        if channel.reference is None:
+            raise PermanentDeliveryError("the ideas channel is no longer configured")
+        activity = card_activity(idea_card(idea))
+        activity.id = post.message_id
+
+        async def update(turn_context: TurnContext) -> None:
+            await turn_context.update_activity(activity)
+
+        await self._continue(channel.reference, update)
+
+    async def send_digest(self, to: Target, view: DigestView) -> None:
+        if not isinstance(to, ToReference):
+            raise PermanentDeliveryError("digest subscription has no channel reference")
+        await self._send(to.reference, card_activity(digest_card(view)))
+
+    async def _send(self, reference: Mapping[str, object], activity: Activity) -> str | None:
+        async def send(turn_context: TurnContext) -> str | None:
+            response = await turn_context.send_activity(activity)
+            return response.id if response else None
+
+        return await self._continue(reference, send)
+
+    async def _continue(self, reference_data: Mapping[str, object],
+                        action: Callable[[TurnContext], Awaitable[Any]]) -> Any:
+        reference = ConversationReference().deserialize(dict(reference_data))
+        if self._local_mode and not is_loopback_url(reference.service_url):
+            raise PermanentDeliveryError(
+                f"Teams local mode sends only to a serviceUrl on this machine, not "
+                f"{reference.service_url!r}")
+        await self._pacer.wait(reference.conversation.id)
+        outcome: dict[str, Any] = {}
+
+        async def callback(turn_context: TurnContext) -> None:
+            try:
+                outcome["value"] = await action(turn_context)
+            except Exception as exc:  # surfaced below, not swallowed by on_turn_error
+                outcome["error"] = exc
+
+        await self._cloud.continue_conversation(reference, callback, bot_app_id=self._app_id)
+        if "error" in outcome:
+            raise _classified(outcome["error"], reference)
+        return outcome.get("value")
+
+
+def _reference(to: Target) -> Mapping[str, object]:
+    if isinstance(to, ToReference):
+        return to.reference
+    raise PermanentDeliveryError(f"Teams writes only through a conversation reference, not "
+                                 f"{type(to).__name__}")
+
+
+def _classified(error: Exception, reference: ConversationReference) -> Exception:
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    if status in {403, 404}:
+        channel = bare_conversation_id(reference.conversation.id or "")
+        gone = TargetGone(f"Teams answered {status} (bot removed or blocked); target disabled",
+                          channel=channel)
+        gone.__cause__ = error
+        return gone
+    if status in TRANSIENT_STATUSES:
+        headers = getattr(response, "headers", None) or {}
+        retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+        later = RetryLater(f"Teams answered {status}",
+                           float(retry_after) if retry_after else None)
+        later.__cause__ = error
+        return later
+    return error
+
+
+def card_activity(card: Card) -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+def reply_activity(reply: Reply) -> Activity:
+    """A core reply as a Teams HTML message in which every character shows literally (see
+    :func:`teams_text`); quick answers become suggested actions."""
+    lines = [reply.text]
+    for label, value in reply.fields:
+        lines.append(f"{label}: {value}" if label else value)
+    activity = MessageFactory.text(teams_text("\n\n".join(lines)))
+    activity.text_format = "xml"
+    if reply.buttons:
+        activity.suggested_actions = SuggestedActions(actions=[
+            CardAction(type="imBack", title=b.label, value=b.value) for b in reply.buttons
+        ])
+    return activity
