@@ -7,7 +7,8 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -15,6 +16,7 @@ from adapters import console, idea_export
 from adapters.runtime import DatabaseNotReady, Runtime
 from adapters.settings import Settings
 from adapters.teams.local import is_loopback_host
+from bot.events import UserRef
 
 log = logging.getLogger("kaizen")
 
@@ -221,11 +223,10 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     return _with_ready_database(_run)
 
 
-async def _grant_manager(runtime: Runtime, user: console.UserRef) -> None:
-    from bot.service import utcnow
+async def _grant_manager(runtime: Runtime, user: UserRef) -> None:
 
     async with runtime.unit_of_work() as uow:
-        person = await uow.people.ensure(user, utcnow())
+        person = await uow.people.ensure(user, runtime.clock())
         if person.role == "member":
             await uow.people.set_role(person.id, "manager")
         await uow.commit()
@@ -253,9 +254,9 @@ def _ideas(args: argparse.Namespace, settings: Settings) -> int:
     return _with_ready_database(_run)
 
 
-def _with_ready_database(run: object) -> int:
+def _with_ready_database(run: Callable[[], Coroutine[Any, Any, int]]) -> int:
     try:
-        return asyncio.run(run())  # type: ignore[operator]
+        return asyncio.run(run())
     except DatabaseNotReady as exc:
         print(f"kaizen: {exc}", file=sys.stderr)
         return 2
@@ -283,7 +284,7 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _board_link(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.web.auth import Scope, TokenSigner, login_link, public_base
+    from adapters.signing import Scope, TokenSigner, login_link, public_base
 
     if not settings.secret_key:
         print("kaizen board-link: set KAIZEN_SECRET_KEY (the same as the server's) so the "

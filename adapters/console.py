@@ -15,7 +15,7 @@ from typing import TextIO
 
 from bot.events import MessageEvent, Place, ReactionEvent, UserRef
 from bot.references import parse_idea_key
-from bot.replies import Reply, TurnResult
+from bot.replies import Reply, ReplyKind, TurnResult
 from bot.service import KaizenService, TurnConflict
 
 PLATFORM = "console"
@@ -83,7 +83,8 @@ async def _dispatch(service: KaizenService, user: UserRef, text: str) -> TurnRes
         key, _, reaction = rest.strip().partition(" ")
         idea_id = parse_idea_key(key)
         if idea_id is None or not reaction.strip():
-            return TurnResult([Reply(f"Usage: {command} KZ-12 white_check_mark", kind="error")])
+            return TurnResult([Reply(f"Usage: {command} KZ-12 white_check_mark",
+                                     kind=ReplyKind.ERROR)])
         return await service.handle_reaction(ReactionEvent(
             event_id=event_id, user=user, idea_id=idea_id, reaction=reaction.strip(),
             added=command == ":react",

@@ -31,7 +31,6 @@ from adapters.sender import (
 from bot.digest import DigestView, compose, view_from_dict
 from bot.events import PostRef
 from bot.replies import reply_from_dict
-from bot.service import utcnow
 from bot.targets import Target, ToChannel, ToReference, ToUser
 from storage.outbox import OutboxItem
 from storage.target_json import target_from_json
@@ -57,13 +56,12 @@ given the round's closing unit of work: it commits together with the items marke
 class Deliverer(BackgroundTask):
     """Delivers one platform's outbox through its sender (see the module docstring)."""
 
-    def __init__(self, runtime: Runtime, sender: Sender,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, runtime: Runtime, sender: Sender) -> None:
         super().__init__()
         self._runtime = runtime
         self._sender = sender
         self._platform = sender.platform
-        self._clock = clock
+        self._clock = runtime.clock
         self._wake = asyncio.Event()
         self.task_name = f"deliver-{self._platform}"
         self._kinds: dict[str, Callable[[OutboxItem], Awaitable[Bookkeeping | None]]] = {

@@ -11,7 +11,6 @@ from adapters.runtime import Runtime
 from adapters.scheduler import FIRST_PERIOD, queue_digest
 from bot.digest import compose, render_plain
 from bot.schedule import latest_due, next_run, scheduled_at
-from bot.service import utcnow
 from storage.digests import Subscription
 
 
@@ -23,17 +22,16 @@ async def run_digest_command(runtime: Runtime, args: argparse.Namespace) -> int:
         print(f"kaizen digest: no subscription for channel {args.channel}", file=sys.stderr)
         return 2
     if args.list:
-        return _list(subscriptions)
+        return _list(subscriptions, runtime.clock())
     if args.print_only:
         return await _print(runtime, subscriptions, args.date)
     return await _post_now(runtime, subscriptions, args.force)
 
 
-def _list(subscriptions: list[Subscription]) -> int:
+def _list(subscriptions: list[Subscription], now: datetime) -> int:
     if not subscriptions:
         print("No digest subscriptions. In a channel, a manager types `/kaizen digest here`.")
         return 0
-    now = utcnow()
     for sub in subscriptions:
         upcoming = next_run(sub.schedule, now)
         when = f"{upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else "-"
@@ -45,7 +43,7 @@ def _list(subscriptions: list[Subscription]) -> int:
 
 async def _print(runtime: Runtime, subscriptions: list[Subscription],
                  day: str | None) -> int:
-    now = utcnow()
+    now = runtime.clock()
     if not subscriptions:
         # Nothing subscribed yet (e.g. trying it with `kaizen chat`): the console workspace.
         zone = runtime.settings.timezone
@@ -74,7 +72,7 @@ async def _post_now(runtime: Runtime, subscriptions: list[Subscription], force: 
     if not subscriptions:
         print("No digest subscriptions. In a channel, a manager types `/kaizen digest here`.")
         return 0
-    now = utcnow()
+    now = runtime.clock()
     for sub in subscriptions:
         today = now.astimezone(sub.schedule.tz).date()
         if await queue_digest(runtime, sub, today, now, now, claim=True):

@@ -16,7 +16,6 @@ from datetime import timedelta
 
 from adapters.loops import BackgroundTask, repeatedly
 from adapters.runtime import Runtime
-from bot.service import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ class Housekeeper(BackgroundTask):
 
     async def run_once(self) -> dict[str, int]:
         """Prune everything due now; returns how many rows of each kind went."""
-        now = utcnow()
+        now = self._runtime.clock()
         pruned = {"event_ids": 0, "outbox": 0}
         while True:
             async with self._runtime.unit_of_work() as uow:

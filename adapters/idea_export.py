@@ -68,14 +68,14 @@ def render(
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for idea in ideas:
-            writer.writerow({k: _csv_safe(v) for k, v in idea_record(idea).items()})
+            writer.writerow({k: csv_safe(v) for k, v in idea_record(idea).items()})
         return buffer.getvalue().rstrip("\n")
     if fmt == "table":
         return _table(ideas)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def _csv_safe(value: Any) -> Any:
+def csv_safe(value: Any) -> Any:
     """Defuse spreadsheet formulas: a cell starting with = + - @ is shown as text, not run."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

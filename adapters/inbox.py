@@ -26,7 +26,6 @@ from typing import Any
 
 from adapters.loops import repeatedly
 from adapters.runtime import Runtime
-from bot.service import utcnow
 from storage.outbox import InboxEvent
 
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class EventInbox:
         """
         async with self._runtime.unit_of_work() as uow:
             row_id = await uow.inbox.add(self._platform, event_id, kind, person_key, body,
-                                         utcnow())
+                                         self._runtime.clock())
             await uow.commit()
         if row_id is None:
             log.info("%s event %s is already waiting for its turn", self._platform, event_id)
@@ -231,7 +230,7 @@ class EventInbox:
         """Replay events nobody finished; drop those too old to act on. Returns how many were
         queued again."""
         await self._flush_logged()
-        now = utcnow()
+        now = self._runtime.clock()
         async with self._runtime.unit_of_work() as uow:
             dropped = await uow.inbox.discard_older(self._platform, now - self.too_old)
             left = await uow.inbox.left_behind(self._platform, now - self.left_behind,

@@ -5,14 +5,16 @@ Created once by the CLI (never at import time), handed to whatever adapter runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.settings import Settings
-from adapters.web.auth import Scope, TokenSigner, login_link, public_base
+from adapters.signing import Scope, TokenSigner, login_link, public_base
 from bot.service import KaizenService, normalise_reaction
 from bot.turn import Policy
 from storage.database import async_database_url, create_engine, create_session_factory
@@ -42,6 +44,12 @@ def policy_from(settings: Settings, signer: TokenSigner | None = None) -> Policy
     )
 
 
+def system_clock() -> datetime:
+    """The real time, in UTC: the one clock everything in a process reads (tests inject
+    their own through :meth:`Runtime.create`)."""
+    return datetime.now(UTC)
+
+
 class DatabaseNotReady(RuntimeError):
     """The database is unreachable or not migrated to the code's revision."""
 
@@ -53,9 +61,11 @@ class Runtime:
     sessions: async_sessionmaker[Any]
     service: KaizenService
     signer: TokenSigner
+    clock: Callable[[], datetime] = field(default=system_clock)
 
     @classmethod
-    def create(cls, settings: Settings) -> Runtime:
+    def create(cls, settings: Settings,
+               clock: Callable[[], datetime] = system_clock) -> Runtime:
         engine = create_engine(settings.database_url,
                                sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         sessions = create_session_factory(engine)
@@ -65,8 +75,9 @@ class Runtime:
         def unit_of_work() -> SqlUnitOfWork:
             return SqlUnitOfWork(sessions)
 
-        return cls(settings, engine, sessions,
-                   KaizenService(unit_of_work, policy=policy_from(settings, signer)), signer)
+        service = KaizenService(unit_of_work, clock=clock,
+                                policy=policy_from(settings, signer))
+        return cls(settings, engine, sessions, service, signer, clock)
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions)
@@ -86,7 +97,7 @@ class Runtime:
         except Exception as exc:  # any driver error means "not reachable"
             raise DatabaseNotReady(f"database unreachable: {type(exc).__name__}") from exc
         head = head_revision()
-        if current != head:
+        if current is None or current != head:
             raise DatabaseNotReady(
                 f"database at revision {current or 'none'}, code expects {head}: "
                 "run `kaizen db upgrade`"

@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta
 from adapters.loops import BackgroundTask, repeatedly
 from adapters.runtime import Runtime
 from bot.schedule import decide
-from bot.service import utcnow
 from storage.digests import Subscription
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,12 @@ class DigestScheduler(BackgroundTask):
     task_name = "digest-scheduler"
 
     def __init__(self, runtime: Runtime, platforms: dict[str, Callable[[], None]],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] | None = None) -> None:
         """``platforms`` maps each mounted platform to its deliverer's ``kick``."""
         super().__init__()
         self._runtime = runtime
         self._platforms = platforms
-        self._clock = clock
+        self._clock = clock or runtime.clock
 
     async def _loop(self) -> None:
         await repeatedly(self.tick, TICK_SECONDS, "digest scheduler tick")
@@ -136,7 +135,7 @@ async def queue_digests(runtime: Runtime, runs: list[DueRun], now: datetime, *,
              _target(sub, local_date, run_ids[sub.id]),
              {"period": {"start": starts[sub.id].isoformat(), "end": at.isoformat(),
                          "zone": sub.schedule.zone, "areas": list(sub.areas)}})
-            for sub, local_date, at in queued], utcnow())
+            for sub, local_date, at in queued], runtime.clock())
         await uow.digests.record_results([
             (sub.id, f"queued for {local_date}", local_date if claim else None)
             for sub, local_date, _ in queued])

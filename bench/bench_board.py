@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
-from adapters.web.auth import Scope
+from adapters.signing import Scope
 from bench.common import (
     drop_postgres_database,
     postgres_database,

@@ -75,13 +75,13 @@ def main() -> None:
     if mode == "ceiling":
         app = ceiling_app(settings)
     elif mode.startswith("teams-sdk"):
-        from adapters.teams.measure import botbuilder_only_handler
+        from bench.teams_measure import botbuilder_only_handler
 
         app = _bare_app("/api/messages", botbuilder_only_handler(
             settings, fixed=not mode.endswith("-stock"), reply="silent" not in mode))
     else:
         if mode == "app-stock":
-            from adapters.teams.measure import use_stock_botbuilder
+            from bench.teams_measure import use_stock_botbuilder
 
             use_stock_botbuilder()
         app = build_app(Runtime.create(settings), scheduler=False)

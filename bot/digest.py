@@ -197,7 +197,8 @@ def view_to_dict(view: DigestView) -> dict[str, object]:
 
 
 def view_from_dict(data: dict[str, object]) -> DigestView:
+    listed = data.get("sections")
     sections = tuple(Section(str(title), tuple(str(line) for line in lines))
-                     for title, lines in data.get("sections") or [])  # type: ignore[union-attr]
+                     for title, lines in (listed if isinstance(listed, list) else []))
     return DigestView(str(data["title"]), str(data["summary"]), sections, str(data["footer"]),
                       bool(data.get("empty")))

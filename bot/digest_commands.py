@@ -82,7 +82,7 @@ async def _unsubscribe(turn: Turn) -> list[Reply]:
                                                  turn.channel or "")
     return [Reply("The digest for this channel is off." if removed else
                   "This channel has no digest to turn off.",
-                      kind=ReplyKind.DONE if removed else "info")]
+                  kind=ReplyKind.DONE if removed else ReplyKind.INFO)]
 
 
 async def _show(turn: Turn) -> list[Reply]:

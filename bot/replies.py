@@ -6,6 +6,7 @@ never become a mention or markup.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -113,15 +114,22 @@ def reply_to_dict(reply: Reply) -> dict[str, object]:
     }
 
 
-def reply_from_dict(data: dict[str, object]) -> Reply:
-    fields = data.get("fields") or []
-    buttons = data.get("buttons") or []
+def reply_from_dict(data: Mapping[str, object]) -> Reply:
     return Reply(
         text=str(data.get("text", "")),
-        fields=tuple((str(k), str(v)) for k, v in fields),  # type: ignore[union-attr]
-        buttons=tuple(Button(str(label), str(value)) for label, value in buttons),  # type: ignore[union-attr]
+        fields=tuple((str(k), str(v)) for k, v in _pairs(data.get("fields"))),
+        buttons=tuple(Button(str(label), str(value))
+                      for label, value in _pairs(data.get("buttons"))),
         kind=_kind(data.get("kind")),
     )
+
+
+def _pairs(value: object) -> list[tuple[object, object]]:
+    """``[[a, b], …]`` as stored in JSON; anything else is no pairs at all."""
+    if not isinstance(value, list | tuple):
+        return []
+    return [(pair[0], pair[1]) for pair in value
+            if isinstance(pair, list | tuple) and len(pair) == 2]
 
 
 def _kind(value: object) -> ReplyKind:

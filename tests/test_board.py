@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
-from adapters.web.auth import Scope
+from adapters.signing import Scope
 from bot.events import MessageEvent, Place, UserRef
 from tests.conftest import MANAGER, POLICY
 

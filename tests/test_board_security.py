@@ -30,13 +30,8 @@ from adapters.cli import configure_logging
 from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
-from adapters.web.auth import (
-    PasswordThrottle,
-    Scope,
-    TokenSigner,
-    client_key,
-    password_matches,
-)
+from adapters.signing import Scope, TokenSigner
+from adapters.web.auth import PasswordThrottle, client_key, password_matches
 from adapters.web.logs import RedactTokens, redact, server_logging
 from adapters.web.routes import ACCESS, COOKIE
 from tests.test_board import seed

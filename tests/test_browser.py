@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from adapters.runtime import Runtime
 from adapters.server import build_app
 from adapters.settings import Settings
-from adapters.web.auth import Scope
+from adapters.signing import Scope
 from tests.conftest import MANAGER
 from tests.test_board import seed
 

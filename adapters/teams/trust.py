@@ -30,4 +30,4 @@ def tenant_allowed(tenant: str | None, allowed: frozenset[str]) -> bool:
     """An empty allow-list admits every tenant (a multi-tenant bot, said in the start-up log)."""
     if not allowed:
         return True
-    return bool(tenant) and tenant.lower() in allowed
+    return tenant is not None and tenant.lower() in allowed

@@ -28,22 +28,15 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from adapters.idea_export import COLUMNS, _csv_safe, idea_record
+from adapters.idea_export import COLUMNS, csv_safe, idea_record
 from adapters.runtime import Runtime
 from adapters.settings import BOARD_WORKSPACE_FORM
-from adapters.web.auth import (
-    PasswordThrottle,
-    Scope,
-    client_key,
-    login_link,
-    password_matches,
-    public_base,
-)
+from adapters.signing import Scope, login_link, public_base
+from adapters.web.auth import PasswordThrottle, client_key, password_matches
 from bot.identity import parse_identity
 from bot.lifecycle import status_label
 from bot.model import IDEA_KEY_PREFIX
 from bot.references import parse_idea_key
-from bot.service import utcnow
 from bot.text_input import one_line
 from storage.board import BOARD_COLUMNS, FOLDED, Filters, SqlBoard
 
@@ -69,8 +62,10 @@ _templates.filters["status"] = status_label
 _templates.filters["one_line"] = one_line
 
 
-def _age(moment: datetime) -> str:
-    days = (utcnow() - moment).days
+@jinja2.pass_context
+def _age(context: jinja2.runtime.Context, moment: datetime) -> str:
+    """How long ago, by the page's own clock (``now`` in the template's context)."""
+    days = (context["now"] - moment).days
     return "today" if days < 1 else ("1 day" if days == 1 else f"{days} days")
 
 
@@ -241,7 +236,8 @@ async def board_page(request: web.Request) -> web.Response:
     async with request.app[ACCESS].runtime.sessions() as session:
         board = await _board(request, session).board(filters)
     return _render("board.html", board=board, filters=filters, columns=BOARD_COLUMNS,
-                   folded=FOLDED, scope=request[SCOPE], page="board")
+                   folded=FOLDED, scope=request[SCOPE], page="board",
+                   now=request.app[ACCESS].runtime.clock())
 
 
 async def idea_page(request: web.Request) -> web.Response:
@@ -298,7 +294,8 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 async def insights_page(request: web.Request) -> web.Response:
     async with request.app[ACCESS].runtime.sessions() as session:
-        insights = await _board(request, session).insights(utcnow())
+        insights = await _board(request, session).insights(
+            request.app[ACCESS].runtime.clock())
     chart_data = json.dumps({
         "weeks": insights.weeks, "perWeekByArea": insights.per_week_by_area,
         "leadTime": insights.lead_time_days, "implemented": insights.implemented_cumulative,
@@ -317,7 +314,7 @@ async def export_csv(request: web.Request) -> web.Response:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for idea in ideas:
-        writer.writerow({k: _csv_safe(v) for k, v in idea_record(idea).items()})
+        writer.writerow({k: csv_safe(v) for k, v in idea_record(idea).items()})
     return web.Response(text=buffer.getvalue(), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": 'attachment; filename="kaizen.csv"'})
 

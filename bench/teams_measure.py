@@ -1,5 +1,7 @@
-"""botbuilder measured on its own, for bench/bench_turns.py (kept here so that every botbuilder
-import stays under adapters/teams/).
+"""botbuilder measured on its own, for bench/bench_turns.py.
+
+Benchmark-only: it patches production classes, so it lives here, not in ``adapters/``; it is
+the one place outside ``adapters/teams/`` that imports botbuilder, and only for measuring it.
 
 :func:`botbuilder_only_handler` is a ``POST /api/messages`` handler that runs a message activity
 through ``CloudAdapter`` (local mode) to a bot that does nothing of ours: it replies once to the
@@ -50,5 +52,5 @@ def use_stock_botbuilder() -> None:
     """For this process: msrest keeps its list scan and every turn builds new clients, as
     botbuilder ships (call before the Teams adapter is built)."""
     performance._applied = True  # the msrest fix counts as applied, so it never runs
-    teams_app.CachedConnectorAuthentication = (  # type: ignore[misc]
+    teams_app.CachedConnectorAuthentication = (  # type: ignore[attr-defined]
         ConfigurationBotFrameworkAuthentication)

@@ -1,0 +1,81 @@
+"""The shape of the house, checked on every run: which package may import which.
+
+Read from the source with :mod:`ast`, so a forbidden import anywhere in a module (even inside a
+function) fails here, with the module and the line.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _modules(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+def _imports(path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, imported module, imported names) for every import in ``path``."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name, []
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module, [alias.name for alias in node.names]
+
+
+def _violations(folders: list[str], forbidden: tuple[str, ...]) -> list[str]:
+    return [f"{path.relative_to(ROOT)}:{line} imports {module}"
+            for folder in folders for path in _modules(folder)
+            for line, module, _ in _imports(path)
+            if module == forbidden or module.startswith(forbidden)
+            or any(module == f or module.startswith(f + ".") for f in forbidden)]
+
+
+def test_the_core_is_pure() -> None:
+    assert _violations(["bot"], ("adapters", "storage", "sqlalchemy", "slack_bolt",
+                                 "slack_sdk", "botbuilder", "aiohttp", "alembic")) == []
+
+
+def test_front_ends_never_touch_storage() -> None:
+    """Slack and Teams translate; the service and the deliverer own every row."""
+    assert _violations(["adapters/slack", "adapters/teams"], ("storage",)) == []
+
+
+def test_storage_never_imports_adapters() -> None:
+    assert _violations(["storage"], ("adapters",)) == []
+
+
+@pytest.mark.parametrize(("sdk", "home"), [
+    ("botbuilder", ("adapters/teams/",)),
+    ("slack_bolt", ("adapters/slack/",)),
+    ("slack_sdk", ("adapters/slack/",)),
+])
+def test_each_platform_sdk_stays_in_its_folder(sdk: str, home: tuple[str, ...]) -> None:
+    """A move to botbuilder's successor (or another Slack SDK) is one folder's work (the
+    benchmarks in ``bench/`` measure the SDKs themselves and are not the product)."""
+    outside = [v for v in _violations(["bot", "adapters", "storage", "migrations"], (sdk,))
+               if not v.startswith(home)]
+    assert outside == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = [f"{path.relative_to(ROOT)}:{line} imports {name} from {module}"
+             for folder in ["bot", "adapters", "storage"] for path in _modules(folder)
+             for line, module, names in _imports(path)
+             if module.startswith(("bot", "adapters", "storage"))
+             for name in names if name.startswith("_") and not name.startswith("__")]
+    assert found == []
+
+
+@pytest.mark.parametrize("module", ["bot/events.py", "bot/replies.py", "bot/targets.py"])
+def test_the_core_contract_is_typed(module: str) -> None:
+    """Events, replies and targets are typed values, not loose dicts."""
+    assert "dict[str, Any]" not in (ROOT / module).read_text()
+    assert "Any" not in {name for _, _, names in _imports(ROOT / module) for name in names}
