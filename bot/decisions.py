@@ -9,28 +9,15 @@ from __future__ import annotations
 
 from bot import lifecycle, texts
 from bot.lifecycle import ACTIONS, Allowed, Status
+from bot.lookup import load_idea
 from bot.model import Idea
-from bot.references import parse_idea_key, split_first
+from bot.references import split_first
 from bot.replies import Reply, ReplyKind
 from bot.standards import revise_for_implementation
 from bot.text_input import answer_problem, clean_process_name, split_labels
 from bot.turn import Turn
 
 STATUS_CHANGE_ATTEMPTS = 3
-
-
-async def load_idea(turn: Turn, token: str) -> Idea | Reply:
-    """The idea a key points at, in the speaker's workspace, or a reply saying what is wrong."""
-    idea_id = parse_idea_key(token) if token else None
-    if idea_id is None:
-        return Reply(texts.IDEA_KEY_NEEDED, kind=ReplyKind.ERROR)
-    idea = await turn.uow.ideas.get(idea_id)
-    if idea is None or idea.workspace != turn.user.workspace or idea.platform != (
-        turn.user.platform
-    ):
-        return Reply(f"I can't find an idea {token.upper()}. `/kaizen mine` lists yours.",
-                     kind=ReplyKind.ERROR)
-    return idea
 
 
 async def change_status(

@@ -7,6 +7,7 @@ becomes version 1 of its process, and implementing an idea writes the next versi
 from __future__ import annotations
 
 from bot import texts
+from bot.lookup import load_idea
 from bot.model import Idea, Process
 from bot.references import split_first
 from bot.replies import Reply, ReplyKind
@@ -75,8 +76,6 @@ async def list_standards(turn: Turn) -> list[Reply]:
 
 async def set_process(turn: Turn) -> list[Reply]:
     """``/kaizen process KZ-12 expense claims``: say which process an idea improves."""
-    from bot.decisions import load_idea
-
     token, name = split_first(turn.argument)
     found = await load_idea(turn, token)
     if isinstance(found, Reply):

@@ -79,3 +79,49 @@ def test_the_core_contract_is_typed(module: str) -> None:
     """Events, replies and targets are typed values, not loose dicts."""
     assert "dict[str, Any]" not in (ROOT / module).read_text()
     assert "Any" not in {name for _, _, names in _imports(ROOT / module) for name in names}
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Modules ``path`` imports when it runs (``if TYPE_CHECKING:`` blocks do not count)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and getattr(child.test, "id", "") == "TYPE_CHECKING":
+                continue
+            if isinstance(child, ast.Import):
+                found.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                found.add(child.module)
+                found.update(f"{child.module}.{alias.name}" for alias in child.names)
+            visit(child)
+
+    visit(ast.parse(path.read_text(), str(path)))
+    return found
+
+
+def test_the_core_has_no_import_cycles() -> None:
+    """Each core module can be read (and tested) on its own terms, e.g. decisions and
+    standards share the idea lookup instead of importing each other."""
+    graph = {f"bot.{path.stem}": {m for m in _runtime_imports(path)
+                                  if m.startswith("bot.") and m != f"bot.{path.stem}"}
+             for path in _modules("bot") if path.stem != "__init__"}
+    graph = {module: {m for m in deps if m in graph} for module, deps in graph.items()}
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def cycle_from(module: str) -> list[str] | None:
+        if module in visiting:
+            return [*visiting[visiting.index(module):], module]
+        if module in done:
+            return None
+        visiting.append(module)
+        for dep in sorted(graph[module]):
+            found = cycle_from(dep)
+            if found:
+                return found
+        visiting.pop()
+        done.add(module)
+        return None
+
+    assert [cycle for module in sorted(graph) if (cycle := cycle_from(module))] == []

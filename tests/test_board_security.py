@@ -4,7 +4,6 @@ our aiohttp app on real databases (SQLite, and PostgreSQL when configured).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import os
@@ -17,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from adapters.cli import configure_logging
-from adapters.runtime import Runtime
+from adapters.runtime import Runtime, system_clock
 from adapters.server import build_app
 from adapters.settings import Settings
 from adapters.signing import Scope, TokenSigner
 from adapters.web.auth import PasswordThrottle, client_key, password_matches
 from adapters.web.logs import RedactTokens, redact, server_logging
 from adapters.web.routes import ACCESS, COOKIE
+from tests.conftest import Clock
 from tests.test_board import seed
 
 KEY = "test-secret-key"
@@ -50,11 +51,11 @@ async def make_board(database_url: str) -> AsyncIterator[Board]:
     seeded = False
 
     async def make(server_options: dict[str, Any] | None = None,
-                   **overrides: Any) -> TestClient:
+                   clock: Callable[[], datetime] = system_clock, **overrides: Any) -> TestClient:
         nonlocal seeded
         options: dict[str, Any] = {"database_url": database_url, "secret_key": KEY,
                                    **overrides}
-        runtime = Runtime.create(Settings(_env_file=None, **options))
+        runtime = Runtime.create(Settings(_env_file=None, **options), clock=clock)
         if not seeded:
             await seed(runtime)
             seeded = True
@@ -166,15 +167,18 @@ async def test_the_session_ends_when_its_link_would_have(make_board: Board) -> N
     assert signer.verify(set_cookie_value(header), now=expires + 1) is None
 
 
-async def test_an_expired_links_session_is_refused_by_the_server(make_board: Board) -> None:
+async def test_an_expired_links_session_is_refused_by_the_server(make_board: Board,
+                                                                  clock: Clock) -> None:
     """Even a client that keeps the cookie past its Max-Age is refused once the link expired."""
-    board = await make_board()
-    response = await board.get(f"/login?token={link_token(board, ttl=2)}",
-                               allow_redirects=False)
+    board = await make_board(clock=clock)
+    token = board.runtime.signer.sign(  # type: ignore[attr-defined]
+        Scope("slack", "T0001", "ana"), ttl=2, now=clock().timestamp())
+    response = await board.get(f"/login?token={token}", allow_redirects=False)
+    assert "Max-Age=2" in response.headers["Set-Cookie"]
     cookie = set_cookie_value(response.headers["Set-Cookie"])
     board.session.cookie_jar.clear()
     assert (await board.get("/", headers={"Cookie": f"{COOKIE}={cookie}"})).status == 200
-    await asyncio.sleep(2.1)
+    clock.advance(seconds=2.1)
     assert (await board.get("/", headers={"Cookie": f"{COOKIE}={cookie}"})).status == 401
 
 

@@ -119,7 +119,11 @@ def test_ctrl_c_ends_the_chat_at_once(cli_env: dict[str, str]) -> None:
     assert process.stdin is not None
     process.stdin.write("/kaizen help\n")
     process.stdin.flush()
-    time.sleep(1.5)  # let it answer and block waiting for the next line (stdin stays open)
+    # Once it has answered, it waits for the next line (stdin stays open): interrupt then.
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while "Managers and admins" not in (line := process.stdout.readline()):
+        assert line and time.monotonic() < deadline, "kaizen chat never answered"
     process.send_signal(signal.SIGINT)
     try:
         _, stderr = process.communicate(timeout=10)

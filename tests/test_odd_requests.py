@@ -22,7 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.request_limits import MAX_JSON_DEPTH, json_nesting_exceeds
 from adapters.runtime import Runtime
-from adapters.server import build_app
+from adapters.server import SLACK, build_app
 from adapters.settings import Settings
 from bot.events import MessageEvent, Place, UserRef
 from bot.service import KaizenService
@@ -180,7 +180,7 @@ async def test_deeply_nested_json_to_slack_is_a_400_without_a_traceback(
                 assert status != 500, (depth, body[:60], headers.keys())
                 if depth >= UNPARSEABLE:
                     assert status == 400, (depth, body[:60], status)
-    await asyncio.sleep(0.2)  # an acknowledged event's turn runs right after the ack
+    await server.app[SLACK].inbox.idle()  # acknowledged events' turns have run
     _assert_no_traceback(caplog)
     if depth >= UNPARSEABLE:
         assert fake_slack.of("chat.postMessage") == []

@@ -88,6 +88,10 @@ class BoardAccess:
         # travel in clear, even when a TLS-terminating proxy talks plain http to us.
         self.https = self.public_url.lower().startswith("https://")
 
+    def now(self) -> float:
+        """The runtime's clock as a Unix time, what tokens carry."""
+        return self.runtime.clock().timestamp()
+
     def link(self, platform: str, workspace: str, user: str) -> str:
         return login_link(self.signer, self.public_url, Scope(platform, workspace, user))
 
@@ -136,7 +140,7 @@ async def require_access(request: web.Request,
         return await handler(request)
     access = request.app[ACCESS]
     token = request.cookies.get(COOKIE)
-    scope = access.signer.verify(token) if token else None
+    scope = access.signer.verify(token, now=access.now()) if token else None
     authorization = request.headers.get("Authorization")
     if scope is None and access.wall is not None and authorization:
         client = client_key(request.remote)
@@ -215,13 +219,14 @@ async def login(request: web.Request) -> web.Response:
     """A personal link: verify its token, start a session that ends when the link would have
     expired (a copied cookie is worth no more than the link), drop the token from the URL."""
     access = request.app[ACCESS]
-    grant = access.signer.grant(request.query.get("token", ""))
+    now = access.now()
+    grant = access.signer.grant(request.query.get("token", ""), now=now)
     if grant is None:
         return _unauthorized(request, "expired")
     response = web.HTTPSeeOther("/")
     secure = (access.https or request.secure
               or request.headers.get("X-Forwarded-Proto") == "https")
-    remaining = max(1, math.ceil(grant.expires - time.time()))
+    remaining = max(1, math.ceil(grant.expires - now))
     response.set_cookie(COOKIE, access.signer.sign_until(grant.scope, grant.expires),
                         max_age=remaining, httponly=True, samesite="Lax", secure=secure,
                         path="/")
