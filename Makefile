@@ -47,9 +47,10 @@ $(VENV)/.installed-audit: pyproject.toml $(VENV)/.installed-dev
 audit: $(VENV)/.installed-audit
 	$(BIN)/pip-audit --local --skip-editable --strict --progress-spinner off
 
-## lint: ruff
+## lint: ruff, then mypy (strict on bot/; settings in pyproject.toml)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
