@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from bot.digest import SHOWN, TREND_DAYS, DigestFacts, DigestIdea
 from bot.model import idea_key
 from bot.schedule import Schedule, days_from_text, describe_days
+from storage.dialect import dialect_insert, utc_hour
 from storage.models import (
     ALL_AREAS,
     OPEN_SUPPORTED,
@@ -43,7 +44,6 @@ from storage.models import (
     ProcessRow,
     StandardVersionRow,
 )
-from storage.repositories import dialect_insert, utc_hour
 
 WAITING_SHOWN = 10
 LEADERS = 3

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.dialect import delete_some, insert_ignoring_conflicts
 from storage.models import ConversationRefRow, IdeaPostRow, InboxRow, OutboxRow
-from storage.repositories import _insert_ignoring_conflicts, delete_some
 
 LEASE = timedelta(seconds=60)
 """How long a claimed row is reserved for one deliverer; a crashed one's rows come back."""
@@ -143,7 +143,7 @@ class SqlIdeaPosts:
 
     async def save(self, idea_id: int, platform: str, channel: str, message_id: str,
                    now: datetime) -> None:
-        await self._session.execute(_insert_ignoring_conflicts(
+        await self._session.execute(insert_ignoring_conflicts(
             self._session, IdeaPostRow.__table__,
             {"idea_id": idea_id, "platform": platform, "channel": channel,
              "message_id": message_id, "posted_at": now, "updated_at": now},
@@ -227,7 +227,7 @@ class SqlInbox:
     async def add(self, platform: str, event_id: str, kind: str, person_key: str,
                   body: dict[str, Any], now: datetime) -> int | None:
         """Store the event; None if it is already waiting here (a platform retry)."""
-        statement = _insert_ignoring_conflicts(self._session, InboxRow.__table__, {
+        statement = insert_ignoring_conflicts(self._session, InboxRow.__table__, {
             "platform": platform, "event_id": event_id, "kind": kind,
             "person_key": person_key, "body": body, "received_at": now,
         }).returning(InboxRow.id)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -25,6 +24,12 @@ from bot.model import (
     StoredDraft,
 )
 from bot.ports import ConcurrentUpdate
+from storage.dialect import (
+    delete_some,
+    dialect_insert,
+    insert_ignoring_conflicts,
+    utc_hour,
+)
 from storage.models import (
     ALL_AREAS,
     ChannelRow,
@@ -42,36 +47,12 @@ from storage.models import (
 )
 
 
-def dialect_insert(session: AsyncSession) -> Any:
-    """The ``insert`` of the dialect in use, which has ``ON CONFLICT`` (both support it)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-        else sqlite.insert
-
-
-def _insert_ignoring_conflicts(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the dialect in use (both support it natively).
-
-    Unlike catching an IntegrityError this leaves a PostgreSQL transaction usable, and a
-    concurrent insert of the same key waits for the other transaction instead of failing.
-    """
-    return dialect_insert(session)(table).values(**values).on_conflict_do_nothing()
-
-
-async def delete_some(session: AsyncSession, model: Any, *where: Any, limit: int) -> int:
-    """Delete at most ``limit`` rows matching ``where`` (housekeeping goes in batches so no
-    statement holds the database for long); returns how many went."""
-    some = select(model.id).where(*where).limit(limit).scalar_subquery()
-    result = await session.execute(
-        delete(model).where(model.id.in_(some)).execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
-
-
 class SqlProcessedEvents:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def record(self, platform: str, workspace: str, event_id: str, now: datetime) -> bool:
-        statement = _insert_ignoring_conflicts(
+        statement = insert_ignoring_conflicts(
             self._session,
             ProcessedEventRow.__table__,
             {"platform": platform, "workspace": workspace, "event_id": event_id,
@@ -132,7 +113,7 @@ class SqlPeople:
 
     async def _insert(self, user: UserRef, now: datetime) -> None:
         await self._session.execute(
-            _insert_ignoring_conflicts(
+            insert_ignoring_conflicts(
                 self._session,
                 PersonRow.__table__,
                 {
@@ -220,7 +201,7 @@ class SqlDrafts:
         }
         if expected_version == 0:
             # First conversation for this person: a racing worker's insert wins, we retry.
-            statement = _insert_ignoring_conflicts(
+            statement = insert_ignoring_conflicts(
                 self._session,
                 ConversationRow.__table__,
                 {
@@ -310,11 +291,6 @@ async def _add_to_tally(session: AsyncSession, model: Any, area: str | None,
         [{**key, "area": tally_area, "count": 1} for tally_area in (area or "", ALL_AREAS)])
     await session.execute(statement.on_conflict_do_update(
         index_elements=[*key, "area"], set_={"count": model.count + 1}))
-
-
-def utc_hour(moment: datetime) -> datetime:
-    """The start of the UTC hour ``moment`` falls in (the key of the hourly capture tally)."""
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 class SqlIdeas:
@@ -543,7 +519,7 @@ class SqlReactions:
         self, idea_id: int, person_id: int, reaction: str, kind: str, now: datetime
     ) -> bool:
         result = await self._session.execute(
-            _insert_ignoring_conflicts(
+            insert_ignoring_conflicts(
                 self._session,
                 IdeaReactionRow.__table__,
                 {"idea_id": idea_id, "person_id": person_id, "reaction": reaction,
@@ -624,7 +600,7 @@ class SqlStandards:
 
     async def ensure(self, platform: str, workspace: str, name: str, now: datetime) -> Process:
         await self._session.execute(
-            _insert_ignoring_conflicts(
+            insert_ignoring_conflicts(
                 self._session,
                 ProcessRow.__table__,
                 {"platform": platform, "workspace": workspace, "name": name.strip(),
