@@ -11,18 +11,13 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.ports import StorageUnavailable
+from storage.channels import SqlChannels
 from storage.digests import SqlDigests
+from storage.ideas import SqlIdeaEvents, SqlIdeas, SqlReactions
 from storage.outbox import SqlConversationRefs, SqlIdeaPosts, SqlInbox, SqlOutbox
-from storage.repositories import (
-    SqlChannels,
-    SqlDrafts,
-    SqlIdeaEvents,
-    SqlIdeas,
-    SqlPeople,
-    SqlProcessedEvents,
-    SqlReactions,
-    SqlStandards,
-)
+from storage.people import SqlDrafts, SqlPeople
+from storage.processed_events import SqlProcessedEvents
+from storage.standards import SqlStandards
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
