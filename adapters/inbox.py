@@ -27,7 +27,7 @@ from typing import Any
 from adapters.delivery import repeatedly
 from adapters.runtime import Runtime
 from bot.service import utcnow
-from storage.outbox import InboxEvent
+from storage.inbox import InboxEvent
 
 log = logging.getLogger(__name__)
 

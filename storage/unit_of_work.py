@@ -11,10 +11,11 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.ports import StorageUnavailable
-from storage.channels import SqlChannels
+from storage.channels import SqlChannels, SqlConversationRefs, SqlIdeaPosts
 from storage.digests import SqlDigests
 from storage.ideas import SqlIdeaEvents, SqlIdeas, SqlReactions
-from storage.outbox import SqlConversationRefs, SqlIdeaPosts, SqlInbox, SqlOutbox
+from storage.inbox import SqlInbox
+from storage.outbox import SqlOutbox
 from storage.people import SqlDrafts, SqlPeople
 from storage.processed_events import SqlProcessedEvents
 from storage.standards import SqlStandards
