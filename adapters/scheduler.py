@@ -19,7 +19,7 @@ from adapters.runtime import Runtime
 from bot.digest import DigestView, compose, view_from_dict
 from bot.schedule import decide
 from bot.service import utcnow
-from storage.digests import Subscription
+from bot.subscriptions import Subscription
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)

@@ -82,8 +82,8 @@ async def _unsubscribe(turn: Turn) -> list[Reply]:
 
 
 async def _show(turn: Turn) -> list[Reply]:
-    found: Any = await turn.uow.digests.get(turn.user.platform, turn.user.workspace,
-                                            turn.channel or "")
+    found = await turn.uow.digests.get(turn.user.platform, turn.user.workspace,
+                                       turn.channel or "")
     if found is None:
         return [Reply(f"This channel has no digest yet. {USAGE}", kind="info")]
     upcoming = next_run(found.schedule, turn.now)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +29,7 @@ from sqlalchemy.orm import aliased
 from bot.digest import SHOWN, TREND_DAYS, DigestFacts, DigestIdea
 from bot.model import idea_key
 from bot.schedule import Schedule, days_from_text, describe_days
+from bot.subscriptions import DigestRun, Subscription
 from storage.dialect import dialect_insert, utc_hour
 from storage.models import (
     ALL_AREAS,
@@ -52,33 +52,6 @@ ID_CHUNK = 5000
 """Ids per ``IN (…)`` list: well inside SQLite's 32,766 bound parameters."""
 _OTHER_IDEA = aliased(IdeaRow)
 """Made once: a new alias per digest is a new statement to compile (4 ms of every digest)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    id: int
-    platform: str
-    workspace: str
-    channel_id: str
-    reference: dict[str, Any] | None
-    schedule: Schedule
-    areas: tuple[str, ...]
-    last_local_date: date | None
-    last_result: str | None
-    failing: bool
-    since: datetime | None = None  # created or last changed: runs due before are not missed
-
-    def describe(self) -> str:
-        areas = f", areas {', '.join('#' + a for a in self.areas)}" if self.areas else ""
-        return f"{self.schedule.describe()}{areas}"
-
-
-@dataclass(frozen=True, slots=True)
-class DigestRun:
-    local_date: date
-    status: str
-    period_start: datetime
-    period_end: datetime
 
 
 def _subscription(row: DigestSubscriptionRow) -> Subscription:
