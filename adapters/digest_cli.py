@@ -11,7 +11,7 @@ from adapters.runtime import Runtime
 from adapters.scheduler import FIRST_PERIOD, queue_digest
 from bot.digest import compose, render_plain
 from bot.schedule import latest_due, next_run, scheduled_at
-from storage.digests import Subscription
+from bot.subscriptions import Subscription
 
 
 async def run_digest_command(runtime: Runtime, args: argparse.Namespace) -> int:

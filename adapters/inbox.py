@@ -26,7 +26,7 @@ from typing import Any
 
 from adapters.loops import repeatedly
 from adapters.runtime import Runtime
-from storage.outbox import InboxEvent
+from storage.inbox import InboxEvent
 
 log = logging.getLogger(__name__)
 

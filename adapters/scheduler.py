@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from adapters.loops import BackgroundTask, repeatedly
 from adapters.runtime import Runtime
 from bot.schedule import decide
-from storage.digests import Subscription
+from bot.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 

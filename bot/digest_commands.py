@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bot import texts
 from bot.channels import stored_reference
@@ -86,8 +85,8 @@ async def _unsubscribe(turn: Turn) -> list[Reply]:
 
 
 async def _show(turn: Turn) -> list[Reply]:
-    found: Any = await turn.uow.digests.get(turn.user.platform, turn.user.workspace,
-                                            turn.channel or "")
+    found = await turn.uow.digests.get(turn.user.platform, turn.user.workspace,
+                                       turn.channel or "")
     if found is None:
         return [Reply(f"This channel has no digest yet. {USAGE}", kind=ReplyKind.INFO)]
     upcoming = next_run(found.schedule, turn.now)

@@ -22,6 +22,7 @@ from bot.model import (
     StoredDraft,
 )
 from bot.schedule import Schedule
+from bot.subscriptions import Subscription
 from bot.targets import Outbound
 
 
@@ -155,16 +156,18 @@ class Channels(Protocol):
 
 
 class Digests(Protocol):
-    """Digest subscriptions (storage returns its own Subscription records)."""
+    """Digest subscriptions, one per channel (the runs and the facts a digest reports are the
+    scheduler's business, not the core's)."""
 
     async def subscribe(self, platform: str, workspace: str, channel_id: str,
                         reference: dict[str, object] | None, schedule: Schedule,
                         areas: tuple[str, ...], person_id: int | None,
-                        now: datetime) -> object: ...
+                        now: datetime) -> Subscription: ...
 
     async def unsubscribe(self, platform: str, workspace: str, channel_id: str) -> bool: ...
 
-    async def get(self, platform: str, workspace: str, channel_id: str) -> object | None: ...
+    async def get(self, platform: str, workspace: str,
+                  channel_id: str) -> Subscription | None: ...
 
     async def count(self, platform: str, workspace: str) -> int:
         """How many channels of the workspace have a digest subscription."""

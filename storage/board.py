@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Integer, Select, cast, func, literal, or_, select
 
 from bot.model import Idea
+from storage.ideas import idea_from_row, idea_query
 from storage.models import IdeaRow, ProcessRow
-from storage.repositories import _idea, _idea_query
 
 BOARD_COLUMNS = ("submitted", "approved", "in_progress", "implemented")
 FOLDED = ("rejected", "duplicate", "withdrawn")
@@ -86,12 +86,12 @@ class SqlBoard:
                 board.columns[status] = []
                 continue
             rows = await self._session.execute(filters.apply(
-                _idea_query().where(*self._scope, IdeaRow.status == status)
+                idea_query().where(*self._scope, IdeaRow.status == status)
                 .order_by(IdeaRow.created_at.desc(), IdeaRow.id.desc()).limit(PER_COLUMN)))
-            board.columns[status] = [_idea(*row) for row in rows]
-        waiting = filters.apply(_idea_query().where(*self._scope,
-                                                    IdeaRow.status == "submitted"))
-        board.waiting = [_idea(*row) for row in await self._session.execute(
+            board.columns[status] = [idea_from_row(*row) for row in rows]
+        waiting = filters.apply(idea_query().where(*self._scope,
+                                                   IdeaRow.status == "submitted"))
+        board.waiting = [idea_from_row(*row) for row in await self._session.execute(
             waiting.order_by(IdeaRow.created_at, IdeaRow.id).limit(5))]
         board.waiting_total = board.counts.get("submitted", 0)
         board.areas = sorted(a for a in await self._session.scalars(
@@ -104,13 +104,13 @@ class SqlBoard:
 
     async def page(self, filters: Filters, offset: int, limit: int) -> tuple[list[Idea], int]:
         """Ideas newest first for the API and export, with the total count."""
-        base = filters.apply(_idea_query().where(*self._scope))
+        base = filters.apply(idea_query().where(*self._scope))
         total = int(await self._session.scalar(
             filters.apply(_count_base(filters, func.count()).where(*self._scope))) or 0)
         rows = await self._session.execute(
             base.order_by(IdeaRow.created_at.desc(), IdeaRow.id.desc())
             .offset(offset).limit(limit))
-        return [_idea(*row) for row in rows], total
+        return [idea_from_row(*row) for row in rows], total
 
     async def insights(self, now: datetime, weeks: int = 12) -> Insights:
         """Aggregated in the database by week (nothing per idea crosses into Python but the

@@ -1,4 +1,6 @@
-"""The outbox and where ideas are posted: storage for adapters' delivery, not for the core."""
+"""The outbox: every message bound for a chat platform, written in the turn's own transaction
+and sent afterwards by a deliverer with retries, so an outage delays a message but never loses
+it. Storage for the adapters' delivery, not one of the core's ports."""
 
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.replies import reply_to_dict
 from bot.targets import Message, Outbound
-from storage.models import ConversationRefRow, IdeaPostRow, InboxRow, OutboxRow
-from storage.repositories import _insert_ignoring_conflicts, delete_some
+from storage.dialect import delete_some
+from storage.models import OutboxRow
 from storage.target_json import target_to_json
 
 LEASE = timedelta(seconds=60)
@@ -22,6 +24,8 @@ LEASE = timedelta(seconds=60)
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
+    """A claimed row, as the deliverer needs it (detached from the session that claimed it)."""
+
     id: int
     platform: str
     workspace: str
@@ -33,6 +37,8 @@ class OutboxItem:
 
 
 class SqlOutbox:
+    """Queue, claim under a lease, and settle (sent, retried later, or given up) messages."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
@@ -140,143 +146,3 @@ class SqlOutbox:
             select(OutboxRow.status, func.count()).where(OutboxRow.platform == platform)
             .group_by(OutboxRow.status))
         return {status: count for status, count in rows}
-
-
-class SqlIdeaPosts:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def find_idea(self, platform: str, channel: str, message_id: str) -> int | None:
-        return await self._session.scalar(
-            select(IdeaPostRow.idea_id).where(
-                IdeaPostRow.platform == platform,
-                IdeaPostRow.channel == channel,
-                IdeaPostRow.message_id == message_id,
-            )
-        )
-
-    async def save(self, idea_id: int, platform: str, channel: str, message_id: str,
-                   now: datetime) -> None:
-        await self._session.execute(_insert_ignoring_conflicts(
-            self._session, IdeaPostRow.__table__,
-            {"idea_id": idea_id, "platform": platform, "channel": channel,
-             "message_id": message_id, "posted_at": now, "updated_at": now},
-        ))
-
-    async def touch(self, idea_id: int, platform: str, now: datetime) -> None:
-        await self._session.execute(
-            update(IdeaPostRow)
-            .where(IdeaPostRow.idea_id == idea_id, IdeaPostRow.platform == platform)
-            .values(updated_at=now)
-        )
-
-
-class SqlConversationRefs:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    def _where(self, platform: str, workspace: str, scope: str, key: str) -> tuple[Any, ...]:
-        return (
-            ConversationRefRow.platform == platform,
-            ConversationRefRow.workspace == workspace,
-            ConversationRefRow.scope == scope,
-            ConversationRefRow.ref_key == key,
-        )
-
-    async def save(self, platform: str, workspace: str, scope: str, key: str,
-                   reference: dict[str, Any], now: datetime) -> bool:
-        """Store (or refresh, re-enabling) a reference; True if it was new or disabled."""
-        row = await self._session.scalar(
-            select(ConversationRefRow).where(*self._where(platform, workspace, scope, key)))
-        if row is None:
-            self._session.add(ConversationRefRow(
-                platform=platform, workspace=workspace, scope=scope, ref_key=key,
-                reference=reference, disabled=False, updated_at=now))
-            await self._session.flush()
-            return True
-        was_disabled = row.disabled
-        if row.reference != reference or was_disabled:
-            row.reference = reference
-            row.disabled = False
-            row.disabled_reason = None
-            row.updated_at = now
-        return was_disabled
-
-    async def get(self, platform: str, workspace: str, scope: str,
-                  key: str) -> tuple[dict[str, Any], bool] | None:
-        """The reference and whether it is disabled, or None."""
-        row = await self._session.scalar(
-            select(ConversationRefRow).where(*self._where(platform, workspace, scope, key)))
-        return (dict(row.reference), row.disabled) if row else None
-
-    async def disable(self, platform: str, workspace: str, scope: str, key: str,
-                      reason: str, now: datetime) -> None:
-        await self._session.execute(
-            update(ConversationRefRow)
-            .where(*self._where(platform, workspace, scope, key))
-            .values(disabled=True, disabled_reason=reason[:300], updated_at=now))
-
-    async def forget(self, platform: str, workspace: str, scope: str, key: str) -> None:
-        await self._session.execute(
-            delete(ConversationRefRow).where(*self._where(platform, workspace, scope, key)))
-
-
-@dataclass(frozen=True, slots=True)
-class InboxEvent:
-    """An acknowledged platform event whose turn has not finished yet."""
-
-    id: int
-    event_id: str
-    kind: str
-    person_key: str
-    body: dict[str, Any]
-
-
-class SqlInbox:
-    """Events stored by the ack and deleted once their turn is done (see :class:`InboxRow`)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def add(self, platform: str, event_id: str, kind: str, person_key: str,
-                  body: dict[str, Any], now: datetime) -> int | None:
-        """Store the event; None if it is already waiting here (a platform retry)."""
-        statement = _insert_ignoring_conflicts(self._session, InboxRow.__table__, {
-            "platform": platform, "event_id": event_id, "kind": kind,
-            "person_key": person_key, "body": body, "received_at": now,
-        }).returning(InboxRow.id)
-        return (await self._session.execute(statement)).scalar()
-
-    async def delete(self, ids: list[int]) -> None:
-        await self._session.execute(
-            delete(InboxRow).where(InboxRow.id.in_(ids)).execution_options(
-                synchronize_session=False))
-
-    async def left_behind(self, platform: str, received_before: datetime,
-                          received_after: datetime, limit: int = 100) -> list[InboxEvent]:
-        """Events nobody finished (their worker crashed or was stopped), oldest first; those
-        received before ``received_after`` are too old to replay."""
-        rows = await self._session.scalars(
-            select(InboxRow)
-            .where(InboxRow.platform == platform, InboxRow.received_at < received_before,
-                   InboxRow.received_at >= received_after)
-            .order_by(InboxRow.received_at, InboxRow.id).limit(limit))
-        return [_inbox_event(row) for row in rows]
-
-    async def by_ids(self, ids: list[int]) -> list[InboxEvent]:
-        """These events (those still here), in the order they came."""
-        rows = await self._session.scalars(
-            select(InboxRow).where(InboxRow.id.in_(ids)).order_by(InboxRow.id))
-        return [_inbox_event(row) for row in rows]
-
-    async def discard_older(self, platform: str, received_before: datetime) -> int:
-        """Drop events too old to act on now (an answer from yesterday would land on today's
-        question); returns how many."""
-        result = await self._session.execute(
-            delete(InboxRow).where(InboxRow.platform == platform,
-                                   InboxRow.received_at < received_before))
-        return int(result.rowcount or 0)
-
-
-def _inbox_event(row: InboxRow) -> InboxEvent:
-    return InboxEvent(row.id, row.event_id, row.kind, row.person_key, row.body)

@@ -11,20 +11,28 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.ports import StorageUnavailable
-from storage.digests import SqlDigests
-from storage.outbox import SqlConversationRefs, SqlIdeaPosts, SqlInbox, SqlOutbox
-from storage.repositories import (
-    SqlChannels,
-    SqlDrafts,
-    SqlIdeaEvents,
-    SqlIdeas,
-    SqlPeople,
-    SqlProcessedEvents,
-    SqlReactions,
-    SqlStandards,
-)
+from storage.channels import SqlChannels, SqlConversationRefs, SqlIdeaPosts
+from storage.digest_facts import SqlDigestFacts
+from storage.digest_subscriptions import SqlDigestSubscriptions
+from storage.ideas import SqlIdeaEvents, SqlIdeas, SqlReactions
+from storage.inbox import SqlInbox
+from storage.outbox import SqlOutbox
+from storage.people import SqlDrafts, SqlPeople
+from storage.processed_events import SqlProcessedEvents
+from storage.standards import SqlStandards
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+class SqlDigests(SqlDigestSubscriptions):
+    """What ``uow.digests`` is: the subscriptions and runs (the :class:`bot.ports.Digests` port
+    and the scheduler's bookkeeping) with ``facts``, the read model of what a digest says,
+    taken from :class:`SqlDigestFacts`. One attribute, so the scheduler and ``kaizen digest``
+    ask one place for a subscription's runs and its digest; the two stay separate modules."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.facts = SqlDigestFacts(session).facts
 
 
 def _write_lock(engine: Any) -> asyncio.Lock:
