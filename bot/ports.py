@@ -200,23 +200,39 @@ class ConversationRefs(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One database transaction per turn; leaving without ``commit`` rolls back."""
+    """One database transaction per turn; leaving without ``commit`` rolls back.
 
-    processed: ProcessedEvents
-    people: People
-    drafts: Drafts
-    ideas: Ideas
-    idea_events: IdeaEvents
-    reactions: Reactions
-    standards: Standards
-    channels: Channels
-    digests: Digests
-    outbox: Outbox
-    idea_posts: IdeaPosts
-    conversation_refs: ConversationRefs
+    Its repositories are read-only properties, so an implementation's own (narrower)
+    repository types satisfy them.
+    """
+
+    @property
+    def processed(self) -> ProcessedEvents: ...
+    @property
+    def people(self) -> People: ...
+    @property
+    def drafts(self) -> Drafts: ...
+    @property
+    def ideas(self) -> Ideas: ...
+    @property
+    def idea_events(self) -> IdeaEvents: ...
+    @property
+    def reactions(self) -> Reactions: ...
+    @property
+    def standards(self) -> Standards: ...
+    @property
+    def channels(self) -> Channels: ...
+    @property
+    def digests(self) -> Digests: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def idea_posts(self) -> IdeaPosts: ...
+    @property
+    def conversation_refs(self) -> ConversationRefs: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None: ...
 
     async def commit(self) -> None: ...

@@ -153,7 +153,7 @@ class SqlBoard:
                 *self._scope, IdeaRow.status == "implemented", IdeaRow.decided_at < start))
             or 0)
         done_week = self._week(IdeaRow.decided_at, start)
-        done = Counter()
+        done: Counter[int] = Counter()
         for week, count in (await self._session.execute(
                 select(done_week, func.count()).where(
                     *self._scope, IdeaRow.status == "implemented", IdeaRow.decided_at >= start)

@@ -6,9 +6,9 @@ here, in UTC, rather than by the database)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, Result, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,13 @@ async def delete_some(session: AsyncSession, model: Any, *where: Any, limit: int
     some = select(model.id).where(*where).limit(limit).scalar_subquery()
     result = await session.execute(
         delete(model).where(model.id.in_(some)).execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
+    return affected(result)
+
+
+def affected(result: Result[Any]) -> int:
+    """How many rows an ``UPDATE``/``DELETE``/``INSERT`` changed (what both drivers report
+    for a statement without ``RETURNING``; the optimistic version checks rely on it)."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
 
 
 def utc_hour(moment: datetime) -> datetime:

@@ -193,7 +193,7 @@ class SqlDigestFacts:
         decided: dict[str, list[tuple[int, str | None]]] = {
             "approved": [], "implemented": [], "rejected": []}
         for idea_id, status, reason in events:
-            if idea_id in kept:
+            if idea_id in kept and status in decided:
                 decided[status].append((idea_id, reason))
         return decided
 
@@ -204,8 +204,8 @@ class SqlDigestFacts:
         carries the count and the area."""
         # The index's own condition, as literal SQL: a planner can only use a partial index
         # when it can prove the query implies it, which bound parameters would hide.
-        where = [IdeaRow.platform == platform, IdeaRow.workspace == workspace,
-                 text(OPEN_SUPPORTED)]
+        where: list[Any] = [IdeaRow.platform == platform, IdeaRow.workspace == workspace,
+                            text(OPEN_SUPPORTED)]
         if areas:
             where.append(IdeaRow.area.in_(areas))
         rows = await self._session.execute(

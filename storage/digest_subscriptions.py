@@ -7,14 +7,14 @@ a run; what a digest *says* is the read model in :mod:`storage.digest_facts`.
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.schedule import Schedule, days_from_text, describe_days
 from bot.subscriptions import DigestRun, Subscription
-from storage.dialect import dialect_insert
+from storage.dialect import affected, dialect_insert
 from storage.models import DigestRunRow, DigestSubscriptionRow
 
 
@@ -66,7 +66,7 @@ class SqlDigestSubscriptions:
             DigestSubscriptionRow.platform == platform,
             DigestSubscriptionRow.workspace == workspace,
             DigestSubscriptionRow.channel_id == channel_id))
-        return bool(result.rowcount)
+        return bool(affected(result))
 
     async def get(self, platform: str, workspace: str, channel_id: str) -> Subscription | None:
         row = await self._session.scalar(select(DigestSubscriptionRow).where(
@@ -140,7 +140,7 @@ class SqlDigestSubscriptions:
         """:meth:`record_result` for many subscriptions, one executemany round trip."""
         if not results:
             return
-        table = DigestSubscriptionRow.__table__
+        table = cast(Table, DigestSubscriptionRow.__table__)
         with_date = [{"sid": s, "result": r[:300], "local_date": d} for s, r, d in results
                      if d is not None]
         without = [{"sid": s, "result": r[:300]} for s, r, d in results if d is None]

@@ -6,6 +6,7 @@ exactly as the core sees them."""
 
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.model import Idea, IdeaEvent, NewIdea
-from storage.dialect import dialect_insert, insert_ignoring_conflicts, utc_hour
+from storage.dialect import affected, dialect_insert, insert_ignoring_conflicts, utc_hour
 from storage.models import (
     ALL_AREAS,
     IdeaEventRow,
@@ -32,7 +33,7 @@ _Author = aliased(PersonRow, name="author")
 _Decider = aliased(PersonRow, name="decider")
 
 
-def idea_query() -> Select[Any]:
+def idea_query() -> Select[*tuple[Any, ...]]:
     """Ideas with their author, decider, process name and support count, in one query (what
     :func:`idea_from_row` maps; the board filters and pages it)."""
     return (
@@ -187,7 +188,7 @@ class SqlIdeas:
             .execution_options(synchronize_session=False)
         )
         if to_status != "implemented":
-            return (await self._session.execute(statement)).rowcount == 1
+            return affected(await self._session.execute(statement)) == 1
         changed = (await self._session.execute(
             statement.returning(IdeaRow.platform, IdeaRow.workspace, IdeaRow.area))).first()
         if changed is None:
@@ -209,7 +210,7 @@ class SqlIdeas:
             .values(updated_at=now, **allowed)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        return affected(result) == 1
 
     async def set_process(self, idea_id: int, process_id: int, now: datetime) -> None:
         await self._session.execute(
@@ -219,7 +220,8 @@ class SqlIdeas:
             .execution_options(synchronize_session=False)
         )
 
-    async def created_since(self, author_id: int, since: datetime, limit: int) -> list[datetime]:
+    async def created_since(self, author_id: int, since: datetime, limit: int
+                            ) -> builtins.list[datetime]:
         """Creation times of the author's ideas after ``since``, newest first, at most
         ``limit``: a range read of ``ix_ideas_author_created`` that stops after ``limit``
         entries, however many ideas the person ever shared."""
@@ -267,7 +269,7 @@ class SqlIdeaEvents:
         )
         await self._session.flush()
 
-    def _query(self) -> Select[Any]:
+    def _query(self) -> Select[*tuple[Any, ...]]:
         actor, subject = aliased(PersonRow), aliased(PersonRow)
         return (
             select(IdeaEventRow, actor, subject)
@@ -336,7 +338,7 @@ class SqlReactions:
                  "kind": kind, "created_at": now},
             )
         )
-        if not result.rowcount:
+        if not affected(result):
             return False
         if kind == "support" and await self._supports_with(idea_id, person_id) == 1:
             await self._count_supporter(idea_id, +1)  # their first way of supporting it

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dialect import insert_ignoring_conflicts
+from storage.dialect import affected, insert_ignoring_conflicts
 from storage.models import InboxRow
 
 
@@ -69,7 +69,7 @@ class SqlInbox:
         result = await self._session.execute(
             delete(InboxRow).where(InboxRow.platform == platform,
                                    InboxRow.received_at < received_before))
-        return int(result.rowcount or 0)
+        return affected(result)
 
 
 def _inbox_event(row: InboxRow) -> InboxEvent:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.replies import reply_to_dict
 from bot.targets import Message, Outbound
-from storage.dialect import delete_some
+from storage.dialect import affected, delete_some
 from storage.models import OutboxRow
 from storage.target_json import target_to_json
 
@@ -80,7 +80,7 @@ class SqlOutbox:
                    OutboxRow.status == "pending", OutboxRow.next_attempt_at > now)
             .values(next_attempt_at=now)
         )
-        return int(result.rowcount or 0)
+        return affected(result)
 
     async def prune(self, sent_before: datetime, failed_before: datetime,
                     batch: int = 5000) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.events import UserRef
 from bot.model import DRAFT_TTL, Draft, Person, StoredDraft
 from bot.ports import ConcurrentUpdate
-from storage.dialect import insert_ignoring_conflicts
+from storage.dialect import affected, insert_ignoring_conflicts
 from storage.models import ConversationRow, PersonRow
 
 
@@ -179,5 +179,5 @@ class SqlDrafts:
                 .execution_options(synchronize_session=False)
             )
         result = await self._session.execute(statement)
-        if result.rowcount != 1:
+        if affected(result) != 1:
             raise ConcurrentUpdate(f"conversation of {user.user_id} changed concurrently")

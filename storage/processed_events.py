@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dialect import delete_some, insert_ignoring_conflicts
+from storage.dialect import affected, delete_some, insert_ignoring_conflicts
 from storage.models import ProcessedEventRow
 
 
@@ -27,7 +27,7 @@ class SqlProcessedEvents:
              "received_at": now},
         )
         result = await self._session.execute(statement)
-        return bool(result.rowcount)
+        return bool(affected(result))
 
     async def prune(self, received_before: datetime, batch: int = 5000) -> int:
         """Forget up to ``batch`` event ids older than any platform retry; returns how many."""

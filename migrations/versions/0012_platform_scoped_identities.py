@@ -60,7 +60,7 @@ def _assign_platforms(bind: sa.Connection) -> None:
             "SELECT v.id, COALESCE(i.platform, p.platform) FROM standard_versions v "
             "LEFT JOIN ideas i ON i.id = v.idea_id LEFT JOIN people p ON p.id = v.author_id "
             "WHERE v.process_id = :process ORDER BY v.version"), {"process": process_id}).all()
-        ideas = Counter(dict(bind.execute(sa.text(
+        ideas: Counter[str] = Counter(dict(bind.execute(sa.text(
             "SELECT platform, COUNT(*) FROM ideas WHERE process_id = :process "
             "GROUP BY platform"), {"process": process_id}).all()))
         # The platform that wrote version 1 keeps the process; every other gets its own copy.
