@@ -19,10 +19,10 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adapters.runtime import Runtime
-from adapters.server import build_app
-from adapters.settings import Settings
-from adapters.signing import Scope
+from adapters.host.runtime import Runtime
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
+from adapters.host.signing import Scope
 from bench.common import (
     drop_postgres_database,
     postgres_database,

@@ -21,9 +21,9 @@ from sqlalchemy import Index, event, insert, inspect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adapters.runtime import Runtime
-from adapters.scheduler import DigestScheduler
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.settings import Settings
+from adapters.jobs.scheduler import DigestScheduler
 from bench.common import (
     drop_postgres_database,
     postgres_database,

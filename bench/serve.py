@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web
 
-from adapters.runtime import Runtime
-from adapters.server import build_app
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
 
 
 def ceiling_app(settings: Settings) -> web.Application:

@@ -21,7 +21,7 @@ from botbuilder.schema import Activity
 
 import adapters.teams.app as teams_app
 import adapters.teams.performance as performance
-from adapters.settings import Settings
+from adapters.host.settings import Settings
 from adapters.teams.config import BotConfig
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]

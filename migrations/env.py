@@ -26,7 +26,7 @@ def _database_url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from adapters.settings import Settings
+    from adapters.host.settings import Settings
 
     return Settings().database_url
 

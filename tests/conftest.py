@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from adapters.runtime import Runtime
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.settings import Settings
 from bot.events import MessageEvent, Place, ReactionEvent, UserRef
 from bot.replies import TurnResult
 from bot.service import KaizenService

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
 from bot.service import utcnow
 from storage.models import OutboxRow
 

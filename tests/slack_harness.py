@@ -13,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.runtime import Runtime
-from adapters.server import SLACK, build_app
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.server import SLACK, build_app
+from adapters.host.settings import Settings
 from tests.conftest import ADMIN, MANAGER
 from tests.delivery import drained
 from tests.fake_slack import BOT_TOKEN, PAYLOADS, FakeSlack
@@ -76,7 +76,7 @@ class SlackDriver:
         return response.status
 
     async def turns_done(self) -> None:
-        """Until every acknowledged event's turn has run (see ``adapters.inbox``)."""
+        """Until every acknowledged event's turn has run (see ``adapters.jobs.inbox``)."""
         await self.client.app[SLACK].inbox.idle()
 
     async def dm(self, text: str, user: str = AUTHOR, event_id: str | None = None,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.runtime import Runtime
-from adapters.server import build_app
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
 from tests.delivery import drained
 from tests.fake_connector import FakeConnector
 from tests.fake_slack import PAYLOADS

@@ -125,3 +125,41 @@ def test_the_core_has_no_import_cycles() -> None:
         return None
 
     assert [cycle for module in sorted(graph) if (cycle := cycle_from(module))] == []
+
+
+HOST_ENTRY_POINTS = ("adapters.host.cli", "adapters.host.server", "adapters.host.digest_cli")
+"""What starts things: nothing else imports them."""
+HOST_CONTEXT = ("adapters.host.settings", "adapters.host.runtime", "adapters.host.signing",
+                "adapters.host.request_limits")
+"""What the host hands down: configuration, the runtime (engine, service, clock), signing."""
+FRONT_ENDS = ("adapters.slack", "adapters.teams", "adapters.web", "adapters.console")
+
+
+def _adapters_imports(folder: str) -> list[tuple[str, str]]:
+    return [(str(path.relative_to(ROOT)), module) for path in _modules(folder)
+            for module in _runtime_imports(path) if module.startswith("adapters.")]
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_adapters_show_three_kinds_and_no_arrow_runs_back_up() -> None:
+    """host (entry points over its context) → front ends → jobs; the context is handed
+    down. Jobs never import a front end or an entry point, front ends never import each
+    other or an entry point, and the host's context imports neither jobs nor front ends."""
+    wrong = []
+    for path, module in _adapters_imports("adapters/jobs"):
+        if _within(module, (*FRONT_ENDS, *HOST_ENTRY_POINTS)):
+            wrong.append(f"job {path} imports {module}")
+    for front in ("slack", "teams", "web"):
+        own = f"adapters.{front}"
+        for path, module in _adapters_imports(f"adapters/{front}"):
+            if _within(module, HOST_ENTRY_POINTS) or (
+                    _within(module, FRONT_ENDS) and not _within(module, (own,))):
+                wrong.append(f"front end {path} imports {module}")
+    for path, module in _adapters_imports("adapters/host"):
+        if (path.endswith(tuple(f"{m.rsplit('.', 1)[1]}.py" for m in HOST_CONTEXT))
+                and _within(module, (*FRONT_ENDS, "adapters.jobs", *HOST_ENTRY_POINTS))):
+            wrong.append(f"host context {path} imports {module}")
+    assert wrong == []

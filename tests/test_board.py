@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.runtime import Runtime
-from adapters.server import build_app
-from adapters.settings import Settings
-from adapters.signing import Scope
+from adapters.host.runtime import Runtime
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
+from adapters.host.signing import Scope
 from bot.events import MessageEvent, Place, UserRef
 from tests.conftest import MANAGER, POLICY
 

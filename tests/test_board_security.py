@@ -26,11 +26,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from adapters.cli import configure_logging
-from adapters.runtime import Runtime, system_clock
-from adapters.server import build_app
-from adapters.settings import Settings
-from adapters.signing import Scope, TokenSigner
+from adapters.host.cli import configure_logging
+from adapters.host.runtime import Runtime, system_clock
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
+from adapters.host.signing import Scope, TokenSigner
 from adapters.web.auth import PasswordThrottle, client_key, password_matches
 from adapters.web.logs import RedactTokens, redact, server_logging
 from adapters.web.routes import ACCESS, COOKIE
@@ -359,7 +359,7 @@ def test_a_client_is_its_address_or_its_ipv6_64(address: str | None, key: str) -
 @pytest.fixture
 def redacting(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], None]]:
     """Call it first thing in a test: caplog at DEBUG behind the handler set-up ``kaizen`` uses
-    (:func:`adapters.cli.configure_logging`). A function, not set-up work, because pytest gives
+    (:func:`adapters.host.cli.configure_logging`). A function, not set-up work, because pytest gives
     each test phase fresh capture handlers."""
     def start() -> None:
         caplog.set_level(logging.DEBUG)

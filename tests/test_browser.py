@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from adapters.runtime import Runtime
-from adapters.server import build_app
-from adapters.settings import Settings
-from adapters.signing import Scope
+from adapters.host.runtime import Runtime
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
+from adapters.host.signing import Scope
 from tests.conftest import MANAGER
 from tests.test_board import seed
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
 from storage.models import ConversationRow, IdeaEventRow, ProcessedEventRow
 from tests.conftest import Chat, Clock, all_ideas
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.runtime import Runtime
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.settings import Settings
 from storage import migrate
 from storage.models import PersonRow
 

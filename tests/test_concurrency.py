@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.runtime import Runtime
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.settings import Settings
 from bot.events import UserRef
 from bot.model import Draft
 from bot.ports import ConcurrentUpdate

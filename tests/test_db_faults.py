@@ -15,9 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
 
-from adapters.runtime import Runtime
-from adapters.server import build_app
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
 from bot.events import MessageEvent, Place, UserRef
 from bot.service import KaizenService
 from storage.unit_of_work import SqlUnitOfWork

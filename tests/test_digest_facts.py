@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
 from bot.digest import SHOWN, compose, render_plain
 from bot.service import KaizenService
 from tests.conftest import MANAGER, Chat, Clock

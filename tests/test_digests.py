@@ -12,10 +12,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from adapters.runtime import Runtime
-from adapters.scheduler import DigestScheduler
-from adapters.server import SCHEDULER, build_app
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.server import SCHEDULER, build_app
+from adapters.host.settings import Settings
+from adapters.jobs.scheduler import DigestScheduler
 from bot.events import MessageEvent, Place, UserRef
 from bot.schedule import DAILY, Schedule
 from bot.service import KaizenService

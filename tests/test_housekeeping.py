@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select
 
-import adapters.housekeeping as housekeeping
-from adapters.housekeeping import Housekeeper
-from adapters.runtime import Runtime
+import adapters.jobs.housekeeping as housekeeping
+from adapters.host.runtime import Runtime
+from adapters.jobs.housekeeping import Housekeeper
 from bot.service import utcnow
 from storage.models import OutboxRow, ProcessedEventRow
 

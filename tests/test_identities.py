@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from adapters.runtime import Runtime
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.settings import Settings
 from bot.events import MessageEvent, ReactionEvent, UserRef
 from bot.identity import identity_problem, parse_identity
 from bot.service import KaizenService, utcnow
@@ -108,7 +108,7 @@ async def test_teams_people_are_configured_by_their_entra_object_id(
     makes that person a manager (their 29: id is never needed)."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from adapters.server import build_app
+    from adapters.host.server import build_app
     from tests.teams_harness import teams_settings
 
     aad = "0d2c9c3e-7f41-4a7e-9b3a-3f0b1c2d4e5f"

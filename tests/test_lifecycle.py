@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import update
 
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
 from bot.lifecycle import Status
 from bot.replies import TurnResult
 from storage.models import IdeaRow

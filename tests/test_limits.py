@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from adapters.runtime import Runtime, policy_from
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime, policy_from
+from adapters.host.settings import Settings
 from bot.events import FormEvent, MessageEvent, Place, UserRef
 from bot.service import KaizenService
 from bot.turn import Policy
@@ -161,7 +161,7 @@ async def test_a_form_at_the_limit_saves_nothing_and_keeps_its_answers(
 async def limited_teams(database_url: str, fake_connector: Any) -> AsyncIterator[TeamsDriver]:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from adapters.server import build_app
+    from adapters.host.server import build_app
 
     runtime = Runtime.create(teams_settings(database_url, capture_limit_per_hour=1))
     async with TestClient(TestServer(build_app(runtime))) as client:

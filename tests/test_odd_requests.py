@@ -20,10 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.request_limits import MAX_JSON_DEPTH, json_nesting_exceeds
-from adapters.runtime import Runtime
-from adapters.server import SLACK, build_app
-from adapters.settings import Settings
+from adapters.host.request_limits import MAX_JSON_DEPTH, json_nesting_exceeds
+from adapters.host.runtime import Runtime
+from adapters.host.server import SLACK, build_app
+from adapters.host.settings import Settings
 from bot.events import MessageEvent, Place, UserRef
 from bot.service import KaizenService
 from tests.conftest import POLICY
@@ -82,7 +82,7 @@ async def test_a_stalled_body_gets_408_and_the_connection_is_closed(
 ) -> None:
     """Headers announce 100 bytes, 10 arrive, then nothing: 408 after the deadline, and the
     server closes the connection instead of waiting for the other 90."""
-    caplog.set_level(logging.WARNING, logger="adapters.server")
+    caplog.set_level(logging.WARNING, logger="adapters.host.server")
     answer, took = await _raw(server, _head(method, path, 100, content_type) + b'{"type": "m')
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert b"request body did not arrive within 0.5 s" in answer
@@ -226,7 +226,7 @@ async def test_json_nested_past_the_limit_is_refused_before_any_parser_sees_it(
 ) -> None:
     """65 levels is a 400 on every route and content type a parser would read; 64 is
     served as usual (here: Teams' own 'activity has no type', Slack's signature check)."""
-    caplog.set_level(logging.WARNING, logger="adapters.request_limits")
+    caplog.set_level(logging.WARNING, logger="adapters.host.request_limits")
     deep, fine = (f'{{"x": {_nested(n - 1)}}}' for n in (MAX_JSON_DEPTH + 1, MAX_JSON_DEPTH))
     async with ClientSession() as session:
 
@@ -363,7 +363,7 @@ def test_kaizen_serve_refuses_a_port_out_of_range_without_a_traceback(
 ) -> None:
     """``KAIZEN_PORT`` was range-checked but ``--port`` was not: bind() raised a traceback
     (and 0 served on a random port)."""
-    from adapters.cli import main
+    from adapters.host.cli import main
 
     def serve_instead(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"kaizen serve started with --port {port}")

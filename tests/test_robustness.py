@@ -154,9 +154,9 @@ async def test_malformed_authorization_on_teams_is_401_not_500(database_url: str
                                                                header: str) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from adapters.runtime import Runtime
-    from adapters.server import build_app
-    from adapters.settings import Settings
+    from adapters.host.runtime import Runtime
+    from adapters.host.server import build_app
+    from adapters.host.settings import Settings
 
     runtime = Runtime.create(Settings(database_url=database_url,
                                       microsoft_app_id="c9e8c047-2a74-40a2-b28a-b162d5f5327c",

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.runtime import Runtime
-from adapters.server import build_app
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
 from storage import migrate
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from adapters.settings import DEFAULT_DATABASE_URL, Settings
+from adapters.host.settings import DEFAULT_DATABASE_URL, Settings
 from storage.database import async_database_url
 
 

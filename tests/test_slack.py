@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from adapters.runtime import Runtime
-from adapters.server import SLACK, build_app
+from adapters.host.runtime import Runtime
+from adapters.host.server import SLACK, build_app
 from storage.models import IdeaPostRow, OutboxRow, ProcessedEventRow
 from tests.conftest import MANAGER, all_ideas, get_idea
 from tests.fake_slack import FakeSlack

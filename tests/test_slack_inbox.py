@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from adapters.inbox import EventInbox
-from adapters.server import SLACK
+from adapters.host.server import SLACK
+from adapters.jobs.inbox import EventInbox
 from bot.service import utcnow
 from storage.models import InboxRow, ProcessedEventRow
 from tests.conftest import all_ideas
@@ -97,7 +97,7 @@ async def test_an_event_too_old_to_act_on_is_dropped_with_a_warning(
         await uow.inbox.add("slack", "EvSTALE", "message", f"T0001:{AUTHOR}", body,
                             utcnow() - inbox.too_old - timedelta(minutes=1))
         await uow.commit()
-    with caplog.at_level(logging.WARNING, logger="adapters.inbox"):
+    with caplog.at_level(logging.WARNING, logger="adapters.jobs.inbox"):
         assert await inbox.sweep() == 0
     assert "dropped 1 events older than" in caplog.text
     assert await count(slack, InboxRow) == 0

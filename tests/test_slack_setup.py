@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.runtime import Runtime
-from adapters.server import build_app
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.server import build_app
+from adapters.host.settings import Settings
 from tests.conftest import all_ideas
 from tests.fake_slack import APP_TOKEN, FakeSlack
 from tests.slack_harness import IDEAS_CHANNEL, SlackDriver, payload, slack_settings

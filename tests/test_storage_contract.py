@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
 from bot.events import UserRef
 from bot.model import ChannelConfig, Draft
 from bot.ports import ConcurrentUpdate

@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from adapters.runtime import Runtime
-from adapters.server import TEAMS, build_app
+from adapters.host.runtime import Runtime
+from adapters.host.server import TEAMS, build_app
 from tests.conftest import all_ideas
 from tests.fake_connector import FakeConnector
 from tests.teams_harness import TENANT, TeamsDriver, teams_settings

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from adapters.runtime import Runtime
-from adapters.server import TEAMS, build_app
-from adapters.settings import Settings
+from adapters.host.runtime import Runtime
+from adapters.host.server import TEAMS, build_app
+from adapters.host.settings import Settings
 from adapters.teams.local import is_loopback_host, is_loopback_url, local_refusal
 from bot.service import utcnow
 from storage.models import OutboxRow

@@ -1,11 +1,11 @@
 """The Slack front end: slack-bolt wiring and acknowledgements.
 
 Events (DMs, mentions, reactions, buttons) are acknowledged as soon as they are stored in the
-inbox (:mod:`adapters.inbox`): one insert and one commit, so Slack hears back inside its 3 s
+inbox (:mod:`adapters.jobs.inbox`): one insert and one commit, so Slack hears back inside its 3 s
 however many people capture at once; their turns run right after, in order per person. The
 slash command still runs its turn before answering, because its answer is the response.
 Payloads become bot events in :mod:`adapters.slack.normalize` (a table); what a turn sends is
-queued in its transaction and delivered by the :class:`~adapters.delivery.Deliverer` through
+queued in its transaction and delivered by the :class:`~adapters.jobs.delivery.Deliverer` through
 :class:`~adapters.slack.sender.SlackSender`.
 """
 
@@ -28,9 +28,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.delivery import Deliverer
-from adapters.inbox import EventInbox
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
+from adapters.jobs.delivery import Deliverer
+from adapters.jobs.inbox import EventInbox
 from adapters.slack.blocks import BUTTON_ACTION_PREFIX, render_reply
 from adapters.slack.normalize import (
     CONTEXT_KEY,
@@ -186,7 +186,7 @@ class SlackAdapter:
             await self._process(kind, body)
 
     async def _process(self, kind: str, body: dict[str, Any]) -> None:
-        """Run the turn of an acknowledged event (see :mod:`adapters.inbox`)."""
+        """Run the turn of an acknowledged event (see :mod:`adapters.jobs.inbox`)."""
         inbound = normalize(kind, body)
         if inbound is None and kind not in EVENTS and kind not in INTERACTIONS:
             log.error("stored Slack event of unknown kind %r dropped", kind)

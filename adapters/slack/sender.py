@@ -1,4 +1,4 @@
-"""Slack's :class:`~adapters.sender.Sender`: typed targets and replies → Web API calls.
+"""Slack's :class:`~adapters.jobs.sender.Sender`: typed targets and replies → Web API calls.
 
 Only Web API calls and their error classification live here; the deliverer does the
 bookkeeping. The client retries 429s (honouring ``Retry-After``) and 5xx itself a few times;
@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.pacing import ConversationPacer
-from adapters.sender import IdeasChannel, PermanentDeliveryError
+from adapters.jobs.pacing import ConversationPacer
+from adapters.jobs.sender import IdeasChannel, PermanentDeliveryError
 from adapters.slack.blocks import render_digest, render_idea, render_reply
 from bot.digest import DigestView
 from bot.events import PostRef

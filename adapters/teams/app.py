@@ -2,7 +2,7 @@
 
 Authentication (token, tenant, local mode) and acknowledgement live here; activities become bot
 events in :mod:`adapters.teams.normalize` (a table) and run as turns. What a turn sends is
-queued in its transaction and delivered by the :class:`~adapters.delivery.Deliverer` through
+queued in its transaction and delivered by the :class:`~adapters.jobs.delivery.Deliverer` through
 :class:`~adapters.teams.sender.TeamsSender`.
 """
 
@@ -15,8 +15,8 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
-from adapters.delivery import Deliverer
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
+from adapters.jobs.delivery import Deliverer
 from adapters.teams.config import BotConfig
 from adapters.teams.local import local_refusal
 from adapters.teams.normalize import Inbound, normalize

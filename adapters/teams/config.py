@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botframework.connector.auth import AuthenticationConstants, CallerIdConstants
 
-from adapters.settings import Settings
+from adapters.host.settings import Settings
 
 
 class BotConfig:

@@ -1,8 +1,8 @@
-"""Teams' :class:`~adapters.sender.Sender`: proactive messages through the Bot Connector.
+"""Teams' :class:`~adapters.jobs.sender.Sender`: proactive messages through the Bot Connector.
 
 Everything goes out with ``continue_conversation`` on a stored conversation reference, paced
 per conversation (Teams allows 7 messages a second). A 403/404 (bot removed or blocked) is
-:class:`~adapters.sender.TargetGone`, so the deliverer disables that conversation; 412, 429
+:class:`~adapters.jobs.sender.TargetGone`, so the deliverer disables that conversation; 412, 429
 and 5xx are retried later, honouring ``Retry-After``. In local mode replies go only to a
 ``serviceUrl`` on this machine (checked before each send).
 """
@@ -17,8 +17,8 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, CardAction, ConversationReference, SuggestedActions
 
-from adapters.pacing import ConversationPacer
-from adapters.sender import IdeasChannel, PermanentDeliveryError, RetryLater, TargetGone
+from adapters.jobs.pacing import ConversationPacer
+from adapters.jobs.sender import IdeasChannel, PermanentDeliveryError, RetryLater, TargetGone
 from adapters.teams.cards import Card, digest_card, form_card, idea_card
 from adapters.teams.local import is_loopback_url
 from adapters.teams.text import bare_conversation_id, teams_text

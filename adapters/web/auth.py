@@ -1,7 +1,8 @@
 """Who may see a workspace's board: the wall-screen password and the brake on guessing it.
 
-Signed links are :mod:`adapters.signing`; visiting one sets a session cookie carrying a token of
-the same scope *and the same expiry*, so a session never outlives the link that started it.
+Signed links are :mod:`adapters.host.signing`; visiting one sets a session cookie carrying a
+token of the same scope *and the same expiry*, so a session never outlives the link that
+started it.
 :func:`password_matches` is total: any header at all gives True or False, never an exception,
 so a hostile header is a 401 and never a 500.
 """

@@ -28,11 +28,11 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from adapters.idea_export import COLUMNS, csv_safe, idea_record
-from adapters.runtime import Runtime
-from adapters.settings import BOARD_WORKSPACE_FORM
-from adapters.signing import Scope, login_link, public_base
+from adapters.host.runtime import Runtime
+from adapters.host.settings import BOARD_WORKSPACE_FORM
+from adapters.host.signing import Scope, login_link, public_base
 from adapters.web.auth import PasswordThrottle, client_key, password_matches
+from adapters.web.export import COLUMNS, csv_safe, idea_record
 from bot.identity import parse_identity
 from bot.lifecycle import status_label
 from bot.model import IDEA_KEY_PREFIX

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from adapters.loops import BackgroundTask, repeatedly
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
+from adapters.jobs.loops import BackgroundTask, repeatedly
 from bot.schedule import decide
 from bot.subscriptions import Subscription
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.request_limits import body_limits
-from adapters.runtime import DatabaseNotReady, Runtime
+from adapters.host.request_limits import body_limits
+from adapters.host.runtime import DatabaseNotReady, Runtime
 from adapters.web.routes import ACCESS, mount_board
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def first_run_sign_in(app: web.Application) -> None:
 
 def _start_housekeeping(app: web.Application) -> None:
     """Prune old event ids and delivered outbox rows (adapters/housekeeping.py), hourly."""
-    from adapters.housekeeping import Housekeeper
+    from adapters.jobs.housekeeping import Housekeeper
 
     app[HOUSEKEEPER] = housekeeper = Housekeeper(app[RUNTIME])
     _alongside(app, housekeeper)
@@ -107,7 +107,7 @@ def _alongside(app: web.Application, task: Any) -> None:
 
 def _start_scheduler(app: web.Application, runtime: Runtime) -> None:
     """Daily digests for every mounted platform (``kaizen serve --no-scheduler`` skips it)."""
-    from adapters.scheduler import DigestScheduler
+    from adapters.jobs.scheduler import DigestScheduler
 
     platforms = {name: app[key].deliverer.kick for name, key in (("slack", SLACK),
                                                                   ("teams", TEAMS)) if key in app}

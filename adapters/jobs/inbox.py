@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from adapters.loops import repeatedly
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
+from adapters.jobs.loops import repeatedly
 from storage.inbox import InboxEvent
 
 log = logging.getLogger(__name__)

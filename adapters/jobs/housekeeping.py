@@ -14,8 +14,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from adapters.loops import BackgroundTask, repeatedly
-from adapters.runtime import Runtime
+from adapters.host.runtime import Runtime
+from adapters.jobs.loops import BackgroundTask, repeatedly
 
 log = logging.getLogger(__name__)
 

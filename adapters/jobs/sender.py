@@ -1,7 +1,7 @@
 """The one seam between delivery and a platform: what a sender can send, and how it fails.
 
 Each platform's ``sender.py`` implements :class:`Sender` with Web API calls and nothing else:
-no unit of work, no outbox rows. The :class:`~adapters.delivery.Deliverer` reads the outbox,
+no unit of work, no outbox rows. The :class:`~adapters.jobs.delivery.Deliverer` reads the outbox,
 finds what a send needs (the idea, the ideas channel, a person's conversation), calls the sender
 and records the outcome. A new outbound kind is a method here, one in each sender and a row in
 the deliverer's table.

@@ -5,8 +5,8 @@ delivery bookkeeping: claiming rows (with a lease; PostgreSQL skips rows another
 finding what a send needs (the idea and where it is posted, the ideas channel, a person's
 conversation, the digest's facts), recording the outcome (where an idea was posted, a digest
 run's result, a conversation that is gone) and rescheduling failures with exponential backoff.
-The platform's :class:`~adapters.sender.Sender` only talks to its Web API. A
-:class:`~adapters.sender.PermanentDeliveryError` (channel archived, bot removed) marks the row
+The platform's :class:`~adapters.jobs.sender.Sender` only talks to its Web API. A
+:class:`~adapters.jobs.sender.PermanentDeliveryError` (channel archived, bot removed) marks the row
 failed at once and is logged; nothing here ever crashes the server.
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.loops import BackgroundTask
-from adapters.runtime import Runtime
-from adapters.sender import (
+from adapters.host.runtime import Runtime
+from adapters.jobs.loops import BackgroundTask
+from adapters.jobs.sender import (
     DeferredDelivery,
     IdeasChannel,
     PermanentDeliveryError,

@@ -12,10 +12,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters import console, idea_export
-from adapters.runtime import DatabaseNotReady, Runtime
-from adapters.settings import Settings
+from adapters import console
+from adapters.host.runtime import DatabaseNotReady, Runtime
+from adapters.host.settings import Settings
 from adapters.teams.local import is_loopback_host
+from adapters.web import export as idea_export
 from bot.events import UserRef
 
 log = logging.getLogger("kaizen")
@@ -153,7 +154,7 @@ def _settings_errors(exc: ValidationError) -> str:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from adapters.server import build_app, first_run_sign_in
+    from adapters.host.server import build_app, first_run_sign_in
     from adapters.web.logs import server_logging
 
     host = args.host or settings.host
@@ -270,7 +271,7 @@ def _login_name() -> str:
 
 
 def _digest(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.digest_cli import run_digest_command
+    from adapters.host.digest_cli import run_digest_command
 
     async def _run() -> int:
         runtime = Runtime.create(settings)
@@ -284,7 +285,7 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _board_link(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.signing import Scope, TokenSigner, login_link, public_base
+    from adapters.host.signing import Scope, TokenSigner, login_link, public_base
 
     if not settings.secret_key:
         print("kaizen board-link: set KAIZEN_SECRET_KEY (the same as the server's) so the "

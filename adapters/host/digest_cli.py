@@ -7,8 +7,8 @@ import sys
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from adapters.runtime import Runtime
-from adapters.scheduler import FIRST_PERIOD, queue_digest
+from adapters.host.runtime import Runtime
+from adapters.jobs.scheduler import FIRST_PERIOD, queue_digest
 from bot.digest import compose, render_plain
 from bot.schedule import latest_due, next_run, scheduled_at
 from bot.subscriptions import Subscription

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from adapters.settings import Settings
-from adapters.signing import Scope, TokenSigner, login_link, public_base
+from adapters.host.settings import Settings
+from adapters.host.signing import Scope, TokenSigner, login_link, public_base
 from bot.service import KaizenService, normalise_reaction
 from bot.turn import Policy
 from storage.database import async_database_url, create_engine, create_session_factory

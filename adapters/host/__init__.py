@@ -1,0 +1,1 @@
+"""The host: settings, the runtime (the composition root), the server and the CLI."""
