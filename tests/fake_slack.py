@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-PAYLOADS = Path(__file__).parent / "payloads"
+from tests.paths import PAYLOADS
+
 BOT_TOKEN = "xoxb-kaizen-test-token"
 APP_TOKEN = "xapp-1-kaizen-test-token"
 

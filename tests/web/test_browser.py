@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -19,10 +18,10 @@ from adapters.host.server import build_app
 from adapters.host.settings import Settings
 from adapters.host.signing import Scope
 from tests.conftest import MANAGER
-from tests.test_board import seed
+from tests.paths import OUTPUT
+from tests.web.test_board import seed
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage"]

@@ -18,7 +18,7 @@ from bot.events import (
 )
 from bot.replies import PROBLEMS, ReplyKind
 from bot.targets import ToReference, ToUser
-from tests.fake_slack import PAYLOADS
+from tests.paths import PAYLOADS
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CHANNEL = "19:3629591d4b774aa08cb0887902eee7c1@thread.skype"

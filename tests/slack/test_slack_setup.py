@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -12,9 +10,10 @@ from adapters.host.server import build_app
 from adapters.host.settings import Settings
 from tests.conftest import all_ideas
 from tests.fake_slack import APP_TOKEN, FakeSlack
+from tests.paths import ROOT
 from tests.slack_harness import IDEAS_CHANNEL, SlackDriver, payload, slack_settings
 
-MANIFEST = Path(__file__).resolve().parent.parent / "adapters" / "slack" / "manifest.yaml"
+MANIFEST = ROOT / "adapters" / "slack" / "manifest.yaml"
 
 
 def test_manifest_declares_what_the_bot_needs() -> None:

@@ -287,7 +287,7 @@ async def test_each_platform_handler_refuses_unparseable_nesting_on_its_own(
 
 @pytest.fixture
 async def board(database_url: str) -> AsyncIterator[TestClient]:
-    from tests.test_board import signed_in
+    from tests.web.test_board import signed_in
 
     runtime = Runtime.create(Settings(database_url=database_url, secret_key="test-secret-key"))
     service = KaizenService(runtime.unit_of_work, policy=POLICY)

@@ -15,9 +15,10 @@ from botbuilder.schema import Activity
 
 from adapters.teams.package import PackageError, build_manifest
 from adapters.teams.text import clean_text, normalise_reaction, tenant_of
+from tests.paths import SCHEMAS
 from tests.teams_harness import teams_payload
 
-SCHEMA = Path(__file__).parent / "schemas" / "MicrosoftTeams.v1.30.schema.json"
+SCHEMA = SCHEMAS / "MicrosoftTeams.v1.30.schema.json"
 KAIZEN = str(Path(sys.executable).with_name("kaizen"))
 APP_ID = "c9e8c047-2a74-40a2-b28a-b162d5f5327c"
 

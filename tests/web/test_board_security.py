@@ -35,7 +35,7 @@ from adapters.web.auth import PasswordThrottle, client_key, password_matches
 from adapters.web.logs import RedactTokens, redact, server_logging
 from adapters.web.routes import ACCESS, COOKIE
 from tests.conftest import Clock
-from tests.test_board import seed
+from tests.web.test_board import seed
 
 KEY = "test-secret-key"
 PASSWORD = "wall-pass"

@@ -14,6 +14,7 @@ from bot.service import KaizenService
 from bot.turn import Policy
 from storage.models import IdeaRow, ProcessedEventRow
 from tests.conftest import all_ideas
+from tests.paths import PAYLOADS
 from tests.slack_harness import SlackDriver, payload
 from tests.teams_harness import TeamsDriver
 
@@ -162,7 +163,7 @@ async def test_malformed_authorization_on_teams_is_401_not_500(database_url: str
                                       microsoft_app_id="c9e8c047-2a74-40a2-b28a-b162d5f5327c",
                                       microsoft_app_password="x"))
     async with TestClient(TestServer(build_app(runtime))) as client:
-        activity = json.loads((__import__("pathlib").Path(__file__).parent / "payloads" /
+        activity = json.loads((PAYLOADS /
                                "teams_message_activity.json").read_text())
         response = await client.post("/api/messages", data=json.dumps(activity), headers={
             "Content-Type": "application/json", "Authorization": header})

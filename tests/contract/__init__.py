@@ -1,0 +1,1 @@
+"""The storage contract, migrations, concurrency and faults: run against every backend."""

@@ -1,0 +1,1 @@
+"""Teams: activities through botbuilder with tokens from a fake issuer, a fake Bot Connector."""

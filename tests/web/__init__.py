@@ -1,0 +1,1 @@
+"""The board: HTTP, its security, and what Chromium shows."""
