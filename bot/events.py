@@ -106,7 +106,8 @@ class DecisionEvent:
 
     event_id: str
     user: UserRef
-    idea_id: int
+    idea_id: int | None
+    """None when the card did not carry a valid one: the clicker is asked which idea."""
     decision: str
     reason: str = ""
     place: Place = NOWHERE

@@ -166,6 +166,16 @@ def start_values(text: str) -> dict[str, str]:
     return values
 
 
+def form_values(text: str) -> dict[str, str]:
+    """What a form is filled in with from a ``/kaizen …`` that did not complete a capture:
+    its answers and its ``#area``."""
+    values = start_values(text)
+    area = find_area_tag(text)
+    if area:
+        values["area"] = area
+    return values
+
+
 def answers_complete(values: dict[str, str]) -> bool:
     return all(values.get(step.name) for step in STEPS)
 

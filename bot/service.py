@@ -31,6 +31,7 @@ from bot.events import (
     FormEvent,
     MessageEvent,
     Place,
+    PostRef,
     ReactionEvent,
     UserRef,
 )
@@ -142,7 +143,8 @@ class KaizenService:
             if handler is None:
                 log.info("unknown decision %r ignored", event.decision)
                 return []
-            turn.argument = f"KZ-{event.idea_id} {event.reason}".strip()
+            turn.argument = (f"KZ-{event.idea_id} {event.reason}".strip()
+                             if event.idea_id is not None else "")
             return await handler(turn)
 
         return await self._run(event.event_id, event.user, event.place, body, route)
@@ -155,9 +157,7 @@ class KaizenService:
         """
         idea_id = event.idea_id
         if idea_id is None and event.post is not None:
-            async with self._unit_of_work() as uow:
-                idea_id = await uow.idea_posts.find_idea(
-                    event.user.platform, event.post.channel_id, event.post.message_id)
+            idea_id = await self.idea_of_post(event.user.platform, event.post)
         if idea_id is None:
             return TurnResult()
 
@@ -171,6 +171,12 @@ class KaizenService:
                                          event.added)
 
         return await self._run(event.event_id, event.user, NOWHERE, body, route)
+
+    async def idea_of_post(self, platform: str, post: PostRef) -> int | None:
+        """The idea whose post is that message, if any (a front end may ask before it spends
+        a Web API call on the reactor's name)."""
+        async with self._unit_of_work() as uow:
+            return await uow.idea_posts.find_idea(platform, post.channel_id, post.message_id)
 
     async def handle_conversation(self, event: ConversationEvent) -> int:
         """The bot joined or left a conversation: keep (or forget) the way in. Joining a
@@ -242,6 +248,12 @@ class KaizenService:
         raise TurnConflict(f"event {event_id} kept conflicting")
 
     async def _message_turn(self, turn: Turn, event: MessageEvent) -> list[Reply]:
+        if event.offers_form:
+            # A capture one message does not complete gets the form: the person's own
+            # conversation (and its draft) is not touched by a mention in a channel.
+            parsed = commands.parse(event.text, known_words=COMMAND_WORDS)
+            if _subcommand_for(parsed, None) is None and _wants_form(_action_for(parsed)):
+                return [texts.form(flow.form_values(parsed.body))]
         stored = await turn.uow.drafts.load(event.user, turn.now)
         draft, notices = flow.expire(stored.draft, turn.now)
         parsed = commands.parse(event.text, draft_open=draft is not None,
@@ -250,9 +262,6 @@ class KaizenService:
         if subcommand is not None:
             turn.argument = parsed.argument
             replies = [*notices, *await subcommand.handler(turn)]
-            new_draft = draft
-        elif event.offers_form and _wants_form(_action_for(parsed)):
-            replies = [*notices, texts.form(flow.start_values(parsed.body))]
             new_draft = draft
         else:
             turn.in_flow = True

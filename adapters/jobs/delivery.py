@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,9 +29,10 @@ from adapters.jobs.sender import (
     Sender,
     TargetGone,
 )
+from bot import texts
 from bot.digest import DigestView, compose, view_from_dict
 from bot.events import PostRef
-from bot.replies import reply_from_dict
+from bot.replies import reply_from_dict, reply_to_dict
 from bot.targets import Target, ToChannel, ToReference, ToUser
 from storage.outbox import OutboxItem
 from storage.target_json import target_from_json
@@ -68,6 +70,7 @@ class Deliverer(BackgroundTask):
             "message": self._message,
             "idea_post": self._idea_post,
             "digest": self._digest,
+            "card": self._legacy_form_card,
         }
 
     def kick(self) -> None:
@@ -177,39 +180,43 @@ class Deliverer(BackgroundTask):
             target = target_from_json(item.target)
         except ValueError as exc:
             raise PermanentDeliveryError(str(exc)) from exc
-        reached = await self._reachable(item.workspace, target)
+        reached, person = await self._reachable(item.workspace, target)
         if reached is None:
             return None  # nobody to tell any more and not worth waiting for: dropped
         try:
             await self._sender.reply(reached, reply_from_dict(item.payload))
         except TargetGone as exc:
-            await self._disable(item.workspace, target, exc)
+            await self._disable(item.workspace, person, exc)
             raise
         return None
 
-    async def _reachable(self, workspace: str, target: Target) -> Target | None:
-        """``target`` as the sender can use it. A person on a platform that reaches people
-        only through their own chat with the bot: that chat's reference, else the target's
-        fallback, else wait until they talk to the bot (or drop, if it is not worth waiting)."""
-        if not isinstance(target, ToUser) or self._sender.reaches_people:
-            return target
+    async def _reachable(self, workspace: str, target: Target) -> tuple[Target | None, str | None]:
+        """``target`` as the sender can use it, and whose own chat that is (None: a channel).
+
+        A person on a platform that reaches people only through their own chat with the bot:
+        that chat's reference, else the target's fallback, else wait until they talk to the
+        bot (or drop, if it is not worth waiting)."""
+        if not isinstance(target, ToUser):
+            return target, None
+        if self._sender.reaches_people:
+            return target, target.user_id
         async with self._runtime.unit_of_work() as uow:
             found = await uow.conversation_refs.get(self._platform, workspace, "personal",
                                                     target.user_id)
         if found is not None and not found[1]:
-            return ToReference(found[0])
+            return ToReference(found[0]), target.user_id
         if target.fallback is not None:
-            return target.fallback
+            return target.fallback, None
         if target.wait:
             # Kept, and delivered as soon as they talk to the bot (their chat wakes it).
             raise DeferredDelivery(f"no personal chat with {target.user_id} yet")
-        return None
+        return None, None
 
-    async def _disable(self, workspace: str, target: Target, gone: TargetGone) -> None:
-        """Stop writing where the platform said the bot is gone (its conversation reference
-        is disabled until the bot is back there)."""
-        if isinstance(target, ToUser):
-            scope, key = "personal", target.user_id
+    async def _disable(self, workspace: str, person: str | None, gone: TargetGone) -> None:
+        """Stop writing where the platform said the bot is gone: ``person``'s own chat, else
+        the channel the sender named (its reference is disabled until the bot is back)."""
+        if person is not None:
+            scope, key = "personal", person
         elif gone.channel:
             scope, key = "channel", gone.channel
         else:
@@ -233,10 +240,14 @@ class Deliverer(BackgroundTask):
             configured is not None and configured.reference) else None
         channel = IdeasChannel(configured.channel_id if configured else None,
                                reference if isinstance(reference, dict) else None)
-        if post is not None:
-            await self._sender.update_idea(channel, PostRef(*post), idea)
-            return lambda uow: uow.idea_posts.touch(idea.id, self._platform, self._clock())
-        where = await self._sender.post_idea(channel, idea)
+        try:
+            if post is not None:
+                await self._sender.update_idea(channel, PostRef(*post), idea)
+                return lambda uow: uow.idea_posts.touch(idea.id, self._platform, self._clock())
+            where = await self._sender.post_idea(channel, idea)
+        except TargetGone as exc:
+            await self._disable(item.workspace, None, exc)
+            raise
         if where is None:
             return None
         log.info("%s posted to %s %s", idea.key, self._platform, where.channel_id)
@@ -253,13 +264,27 @@ class Deliverer(BackgroundTask):
         try:
             await self._sender.send_digest(to, view)
         except TargetGone as exc:
-            await self._disable(item.workspace, to, exc)
+            await self._disable(item.workspace, None, exc)
             await self._digest_delivered(item.target, False, str(exc))
             raise
         except PermanentDeliveryError as exc:
             await self._digest_delivered(item.target, False, str(exc))
             raise
         await self._digest_delivered(item.target, True, "")
+
+    async def _legacy_form_card(self, item: OutboxItem) -> None:
+        """A Teams form card queued by a version from before the form was a reply kind (its
+        whole card in the row): sent as that form, filled in the same."""
+        card = item.payload.get("card")
+        body = card.get("body") if isinstance(card, dict) else None
+        elements = [e for e in body if isinstance(e, dict)] if isinstance(body, list) else []
+        values = {str(e["id"]): str(e.get("value", "")) for e in elements
+                  if e.get("type") == "Input.Text" and e.get("id")}
+        problems = [str(run.get("text", "")) for e in elements if e.get("type") == "RichTextBlock"
+                    for run in e.get("inlines") or []
+                    if isinstance(run, dict) and run.get("color") == "Attention"]
+        form = texts.form(values, problems)
+        await self._message(replace(item, kind="message", payload=reply_to_dict(form)))
 
     async def _digest_view(self, item: OutboxItem) -> DigestView:
         if "view" in item.payload:  # queued by an earlier version, already composed

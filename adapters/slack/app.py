@@ -192,7 +192,15 @@ class SlackAdapter:
             log.error("stored Slack event of unknown kind %r dropped", kind)
         if not isinstance(inbound, Inbound):
             return
-        event = replace(inbound.event, user=await self._named(inbound.event.user))
+        event = inbound.event
+        if isinstance(event, ReactionEvent) and event.post is not None:
+            # Reactions on any message reach us: only one on an idea's post is a turn (and
+            # worth a users.info call for the reactor's name).
+            idea_id = await self._service.idea_of_post(PLATFORM, event.post)
+            if idea_id is None:
+                return
+            event = replace(event, idea_id=idea_id)
+        event = replace(event, user=await self._named(event.user))
         if isinstance(event, ReactionEvent):
             try:
                 await self._service.handle_reaction(event, inbound.route)

@@ -119,10 +119,9 @@ def _card_action(activity: Activity, user: UserRef, value: Mapping[str, Any],
                        Route(ToReference(here), skip=frozenset({ReplyKind.FORM_ERROR})))
     if action in {"approve", "reject"}:
         try:
-            idea_id = int(str(value.get("idea_id")))
+            idea_id: int | None = int(str(value.get("idea_id")))
         except ValueError:
-            log.info("card %s without a valid idea id ignored", action)
-            return None
+            idea_id = None  # the service asks which idea was meant
         # Answers go to the clicker privately when we can reach them, else in the thread.
         return Inbound(DecisionEvent(_event_id(activity), user, idea_id, action,
                                      str(value.get("reason") or "").strip(), place),

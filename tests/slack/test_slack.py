@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from adapters.host.runtime import Runtime
 from adapters.host.server import SLACK, build_app
-from storage.models import IdeaPostRow, OutboxRow, ProcessedEventRow
+from storage.models import IdeaPostRow, OutboxRow, PersonRow, ProcessedEventRow
 from tests.conftest import MANAGER, all_ideas, get_idea
 from tests.fake_slack import FakeSlack
 from tests.slack_harness import AUTHOR, IDEAS_CHANNEL, SlackDriver, payload, slack_settings
@@ -111,6 +111,19 @@ async def test_non_manager_reaction_only_adds_support(slack: SlackDriver) -> Non
     blocks = json.dumps(slack.fake.of("chat.update")[-1].params["blocks"])
     assert "*Support*\\n1" in blocks
     assert not [t for t in texts_to(slack, DM) if "approved" in t]
+
+
+async def test_a_reaction_on_another_message_costs_nothing(slack: SlackDriver) -> None:
+    """The bot hears reactions on every message in its channels: only one on an idea's post
+    is a turn. Others store no person and spend no Web API call (not even users.info)."""
+    await slack.react("white_check_mark", "1700000000.000100", user="U_COLLEAGUE")
+    await slack.react("tada", "1700000000.000100", user="U_OTHER")
+    await slack.idle()
+    assert slack.fake.of("users.info") == []
+    assert [c.method for c in slack.fake.calls
+            if c.method not in {"auth.test", "bots.info"}] == []
+    async with slack.runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(PersonRow)) == 0
 
 
 async def test_a_retried_event_is_a_no_op(slack: SlackDriver) -> None:

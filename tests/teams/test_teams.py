@@ -138,6 +138,9 @@ async def test_card_buttons_decide_for_managers_and_refuse_others(teams: TeamsDr
     await teams.wait_for(lambda: any("rejected it" in t for t in teams.texts()))
     idea = await get_idea(teams.runtime, 1)
     assert (idea.status, idea.decision_reason) == ("rejected", "not this year")
+    # A card that lost its idea id (or a forged one) asks which idea, it is never silent.
+    await teams.submit({"kaizen": "approve", "idea_id": "KZ-x"}, user=TEAMS_MANAGER)
+    await teams.wait_for(lambda: any("Which idea?" in t for t in teams.texts(CHANNEL)))
 
 
 async def test_a_duplicate_activity_id_is_a_no_op(teams: TeamsDriver) -> None:

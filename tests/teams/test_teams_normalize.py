@@ -77,8 +77,9 @@ def test_card_buttons_are_typed_events() -> None:
         7, "reject", "too costly")
     assert clicked.route is not None and isinstance(clicked.route.to, ToUser)
     assert isinstance(clicked.route.to.fallback, ToReference)  # else in the thread
-    assert normalize(activity("message_activity_channel_mention", text=None,
-                              value={"kaizen": "approve", "idea_id": "KZ-x"})) == []
+    (unclear,) = normalize(activity("message_activity_channel_mention", text=None,
+                                    value={"kaizen": "approve", "idea_id": "KZ-x"}))
+    assert isinstance(unclear.event, DecisionEvent) and unclear.event.idea_id is None
 
 
 def test_a_reaction_names_the_post_and_only_problems_are_told() -> None:

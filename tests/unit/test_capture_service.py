@@ -7,6 +7,8 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from adapters.host.runtime import Runtime
+from bot.events import MessageEvent, Place
+from bot.replies import ReplyKind
 from storage.models import ConversationRow, IdeaEventRow, ProcessedEventRow
 from tests.conftest import Chat, Clock, all_ideas
 
@@ -170,3 +172,25 @@ async def test_overlong_message_is_refused_before_storage(chat: Chat, runtime: R
     assert "too long" in reply
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ProcessedEventRow)) == 0
+
+
+async def test_a_mention_that_gets_the_form_leaves_the_persons_draft_alone(
+        chat: Chat, runtime: Runtime, clock: Clock) -> None:
+    """Where the front end can show a form (Teams), an incomplete capture gets the form,
+    filled in with what was said (the #area too), and the person's own conversation is
+    neither advanced nor expired, and nothing about it is said in the channel."""
+    await chat.say("/kaizen")  # a draft waits in the person's DM for the standard
+    clock.advance(hours=30)  # ... long enough to have expired
+    result = await chat.service.handle_message(MessageEvent(
+        "evt-mention", chat.user, "/kaizen the printer jams #Ops", Place("C1"),
+        offers_form=True))
+    [form] = result.replies
+    assert form.kind == ReplyKind.FORM
+    assert dict(form.fields) == {"problem": "the printer jams", "area": "ops"}
+    async with runtime.sessions() as session:
+        [row] = (await session.scalars(select(ConversationRow))).all()
+    assert row.step == "standard"  # untouched: the DM still announces its expiry itself
+    complete = await chat.service.handle_message(MessageEvent(
+        "evt-mention-2", chat.user, "/kaizen standard: a; problem: b; proposal: c",
+        Place("C1"), offers_form=True))
+    assert "saved as KZ-1" in "\n".join(complete.texts)
