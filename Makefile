@@ -24,9 +24,10 @@ run: $(VENV)/.installed-run
 	$(BIN)/kaizen db upgrade
 	exec $(BIN)/kaizen serve --local-if-unconfigured
 
-## test: install with dev extras and run the whole suite (PostgreSQL too if KAIZEN_TEST_POSTGRES_URL)
+## test: install with dev extras and run the whole suite (PostgreSQL too if KAIZEN_TEST_POSTGRES_URL),
+## one process per core up to four (PYTEST_ARGS="-n 0" runs it in one process)
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 $(PYTEST_ARGS)
 
 ## bench: run the four benchmarks in bench/ and print their figures (see bench/RESULTS.md)
 bench: $(VENV)/.installed-dev
