@@ -29,6 +29,8 @@ def render(reply: Reply) -> str:
         head, *rest = value.splitlines() or [""]
         lines.append(f"  {label}: {head}")
         lines.extend(f"    {line}" for line in rest)
+    if reply.link:
+        lines.append(f"  {reply.link[0]}: {reply.link[1]}")
     if reply.buttons:
         choices = " or ".join(f"`{button.value}`" for button in reply.buttons)
         lines.append(f"  (type {choices})")

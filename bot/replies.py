@@ -64,6 +64,9 @@ class Reply:
     fields: tuple[tuple[str, str], ...] = ()
     buttons: tuple[Button, ...] = ()
     kind: ReplyKind = ReplyKind.INFO
+    link: tuple[str, str] | None = None
+    """One of our own addresses, ``(label, url)``, shown as a live link. Only here: front
+    ends make nothing in ``text`` or ``fields`` (where people's words go) a link."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ def reply_to_dict(reply: Reply) -> dict[str, object]:
         "fields": [list(f) for f in reply.fields],
         "buttons": [[b.label, b.value] for b in reply.buttons],
         "kind": reply.kind,
+        **({"link": list(reply.link)} if reply.link else {}),
     }
 
 
@@ -121,6 +125,7 @@ def reply_from_dict(data: Mapping[str, object]) -> Reply:
         buttons=tuple(Button(str(label), str(value))
                       for label, value in _pairs(data.get("buttons"))),
         kind=_kind(data.get("kind")),
+        link=next(((str(label), str(url)) for label, url in _pairs([data.get("link")])), None),
     )
 
 

@@ -399,8 +399,8 @@ async def _board(turn: Turn) -> list[Reply]:
     if make_link is None:
         return [Reply("The board is not available on this server.", kind=ReplyKind.ERROR)]
     link = make_link(turn.user.platform, turn.user.workspace, turn.user.user_id)
-    return [Reply(f"Your personal link to the kaizen board (works for 12 hours; please don't "
-                  f"share it): {link}", kind=ReplyKind.INFO)]
+    return [Reply("Your personal link to the kaizen board works for 12 hours; please don't "
+                  "share it.", kind=ReplyKind.INFO, link=("Open the kaizen board", link))]
 
 
 async def _mine(turn: Turn) -> list[Reply]:

@@ -55,6 +55,9 @@ def render_reply(reply: Reply) -> tuple[str, Blocks]:
     blocks += _field_sections(short_fields)
     for label, value in long_fields:  # long texts read better as their own section
         blocks.append(_section(cut(f"*{escape(label)}*\n{escape(value)}", SECTION_TEXT_LIMIT)))
+    if reply.link:  # our own address: the one live link a message may carry
+        label, url = reply.link
+        blocks.append(_section(f"<{escape(url)}|{escape(label)}>"))
     if reply.buttons:
         blocks.append({
             "type": "actions",
@@ -68,7 +71,10 @@ def render_reply(reply: Reply) -> tuple[str, Blocks]:
                 for i, b in enumerate(reply.buttons)
             ],
         })
-    return cut(escape(reply.text), FALLBACK_LIMIT), blocks[:MAX_BLOCKS]
+    fallback = cut(escape(reply.text), FALLBACK_LIMIT)
+    if reply.link:
+        fallback += f" <{escape(reply.link[1])}|{escape(reply.link[0])}>"
+    return fallback, blocks[:MAX_BLOCKS]
 
 
 def _inert(text: str) -> str:

@@ -42,6 +42,16 @@ def attachment(card: Card) -> dict[str, Any]:
     return {"contentType": CONTENT_TYPE, "content": card}
 
 
+def fact_row(name: str, value: str) -> dict[str, Any]:
+    """One fact, its label and its value on one row, so they can never drift apart (two
+    columns of labels and values did, in Teams' renderer). Not a FactSet: Teams renders
+    markdown in fact values, and a value here is user text."""
+    return {"type": "ColumnSet", "spacing": "Small", "columns": [
+        {"type": "Column", "width": "90px", "items": [label(name)]},
+        {"type": "Column", "width": "stretch", "items": [literal(value)]},
+    ]}
+
+
 def idea_card(idea: Idea, approve_hint: str = "👍") -> Card:
     facts = [
         ("Author", idea.author_name),
@@ -53,12 +63,7 @@ def idea_card(idea: Idea, approve_hint: str = "👍") -> Card:
     body: list[dict[str, Any]] = [
         label(f"{idea.key} · {status_label(idea.status)}", size="Medium"),
         literal(one_line(idea.proposal, 200), weight="Bolder"),
-        {"type": "ColumnSet", "columns": [
-            {"type": "Column", "width": "auto",
-             "items": [label(name, spacing="Small") for name, _ in facts]},
-            {"type": "Column", "width": "stretch",
-             "items": [literal(value) for _, value in facts]},
-        ]},
+        *(fact_row(name, value) for name, value in facts),
     ]
     for title, text in (("Standard (today)", idea.standard), ("Problem", idea.problem),
                         ("Proposal", idea.proposal)):

@@ -9,6 +9,7 @@ and 5xx are retried later, honouring ``Retry-After``. In local mode replies go o
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -139,7 +140,11 @@ def reply_activity(reply: Reply) -> Activity:
     lines = [reply.text]
     for label, value in reply.fields:
         lines.append(f"{label}: {value}" if label else value)
-    activity = MessageFactory.text(teams_text("\n\n".join(lines)))
+    text = teams_text("\n\n".join(lines))
+    if reply.link:  # our own address: the one live link a message may carry
+        label, url = reply.link
+        text += f'<br><br><a href="{html.escape(url, quote=True)}">{teams_text(label)}</a>'
+    activity = MessageFactory.text(text)
     activity.text_format = "xml"
     if reply.buttons:
         activity.suggested_actions = SuggestedActions(actions=[

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 _AT_TAG = re.compile(r"</?at>", re.IGNORECASE)
+_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
 _MARKDOWN = str.maketrans({ch: f"&#{ord(ch)};" for ch in "*_~`[]#|\\"})
 
 
@@ -64,7 +65,17 @@ def teams_text(text: str) -> str:
     and never formats), and line breaks ``<br>``. Checked in the Microsoft 365 Agents
     Playground. Every Teams text message goes through here, whatever part of it came from a
     person (ideas, reasons, names, process and area names)."""
-    return html.escape(text, quote=False).translate(_MARKDOWN).replace("\n", "<br>")
+    escaped = html.escape(text, quote=False).translate(_MARKDOWN)
+    return _inert_links(escaped).replace("\n", "<br>")
+
+
+def _inert_links(text: str) -> str:
+    """Nothing typed becomes a live link. The renderer links bare addresses by itself
+    (``http://…``, ``www.…``, ``a@b.c``) after decoding entities, so an invisible zero-width
+    space goes where its patterns need adjacent characters: the text looks the same and
+    stays text (checked in the Agents Playground)."""
+    text = text.replace("://", ":&#8203;//").replace("@", "&#8203;@")
+    return _WWW.sub(r"\1&#8203;.", text)
 
 
 def tenant_of(activity: Any) -> str:

@@ -69,9 +69,13 @@ async def test_user_html_is_escaped_in_every_teams_message(teams: TeamsDriver) -
         assert not re.search(r"[*_~`\[\]#]", re.sub(r"&#\d+;", "", text)), text  # nor markdown
     joined = "\n".join(texts)
     assert "&lt;a href=&quot;" not in joined  # quotes need no escaping outside tags
-    assert '&lt;a href="https://example.com"&gt;click here to approve&lt;/a&gt;' in joined
+    # Shown as typed (the zero-width space keeps the renderer from linking the address).
+    assert ('&lt;a href="https:&#8203;//example.com"&gt;click here to approve&lt;/a&gt;'
+            in joined)
     assert "&lt;i&gt;slow &amp; &lt;b&gt;unclosed" in joined
-    assert "&#91;approve&#93;(https://example.com/x)" in joined
+    assert "&#91;approve&#93;(https:&#8203;//example.com/x)" in joined
+    # No address the renderer would link by itself.
+    assert "://" not in joined and not re.search(r"(?<!&#8203;)@", joined)
     assert "&#42;&#42;bold&#42;&#42; &#96;code&#96;" in joined
     assert "&lt;b&gt;Megan&lt;/b&gt; &amp; co" in joined  # the display name, in show
 
@@ -91,3 +95,5 @@ def test_teams_text_escapes_html_and_markdown_and_keeps_line_breaks() -> None:
         "&#42;a&#42; &#95;b&#95; &#126;c&#126; &#96;d&#96; &#91;e&#93;(f) &#35; g &#124; h "
         "&#92;")
     assert teams_text("one\ntwo\n\nthree") == "one<br>two<br><br>three"
+    assert teams_text("see http://x.example, WWW.y.example, a@b.example") == (
+        "see http:&#8203;//x.example, WWW&#8203;.y.example, a&#8203;@b.example")

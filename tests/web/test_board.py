@@ -198,7 +198,10 @@ async def test_chat_gives_a_personal_link_that_works(board: TestClient) -> None:
     runtime = board.runtime  # type: ignore[attr-defined]
     result = await runtime.service.handle_message(MessageEvent(
         "board-1", UserRef(*WS, "ana", "Ana"), "/kaizen board", Place("C1")))
-    link = result.replies[0].text.split(": ", 1)[1]
+    reply = result.replies[0]
+    assert reply.link is not None and reply.link[0] == "Open the kaizen board"
+    assert "/login" not in reply.text  # the address is a link of its own, never in the text
+    link = reply.link[1]
     path = link[link.index("/login"):]
     assert (await board.get(path, allow_redirects=False)).status == 303
     assert (await board.get("/")).status == 200

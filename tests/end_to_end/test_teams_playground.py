@@ -1,0 +1,223 @@
+"""What a person sees in Teams: ``kaizen serve`` in local mode, the Microsoft 365 Agents
+Playground (Teams' own client code rendering messages and Adaptive Cards) pointed at it, and
+headless Chromium driving the Playground as a person would. Assertions are on the rendered page,
+never on JSON; screenshots go to ``test-output/``.
+
+CI installs the Playground (``npm ci --prefix tests/playground``) and Chromium and runs this with
+CI=true, where a missing piece is a failure; elsewhere it is skipped, saying how to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import MigratedTemplates
+from tests.paths import OUTPUT, TESTS
+
+PLAYGROUND = TESTS / "playground" / "node_modules" / ".bin" / "agentsplayground"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+KAIZEN = str(Path(sys.executable).with_name("kaizen"))
+PLAYGROUND_USER = "teams:00000000-0000-0000-0000-0000000000020"
+"""The Playground's signed-in person (Alex Wilber), made a manager here."""
+FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+COMPOSE = '[role="textbox"][data-lexical-editor="true"]'
+MESSAGE = ".fai-OutputCard"
+"""A bot message in a chat as the Playground renders it (text and Adaptive Cards alike)."""
+THREAD = ".fui-Card"
+"""A channel post with its replies."""
+CARD = ".ac-adaptiveCard"
+
+
+def _missing() -> str | None:
+    if not PLAYGROUND.exists():
+        return "the Agents Playground is not installed: npm ci --prefix tests/playground"
+    if CHROMIUM is None:
+        return "Chromium is not installed (apt-get install chromium)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_http(url: str, process: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        output = process.stdout.read() if process.poll() is not None and process.stdout else ""
+        assert process.poll() is None, f"{what} exited: {output}"
+        assert time.monotonic() < deadline, f"{what} never came up"
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def playground_url(tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[str]:
+    """``kaizen serve`` (local mode, a fresh migrated SQLite database) and the Playground
+    pointed at it; the Playground's address."""
+    missing = _missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Teams renderer test: {missing}")
+        pytest.skip(missing)
+    database = tmp_path / "kaizen.db"
+    shutil.copyfile(migrated_templates.get("sqlite"), database)
+    bot_port, ui_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
+    env.update(DATABASE_URL=f"sqlite:///{database}", KAIZEN_TEAMS_LOCAL="true",
+               KAIZEN_MANAGERS=PLAYGROUND_USER, KAIZEN_SECRET_KEY="k" * 40,
+               TEAMSAPPTESTER_BROWSER="none")
+    server = subprocess.Popen(
+        [KAIZEN, "serve", "--host", "127.0.0.1", "--port", str(bot_port), "--no-scheduler"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    playground: subprocess.Popen[str] | None = None
+    try:
+        _wait_http(f"http://127.0.0.1:{bot_port}/healthz", server, "kaizen serve")
+        playground = subprocess.Popen(
+            [str(PLAYGROUND), "-e", f"http://127.0.0.1:{bot_port}/api/messages",
+             "-c", "msteams", "-p", str(ui_port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        _wait_http(f"http://127.0.0.1:{ui_port}/", playground, "the Agents Playground")
+        yield f"http://127.0.0.1:{ui_port}/"
+    finally:
+        if playground is not None:
+            _stop(playground)
+        _stop(server)
+
+
+@pytest.fixture
+async def page(playground_url: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            tab = await browser.new_page(viewport={"width": 1280, "height": 1600})
+            await tab.goto(playground_url, wait_until="networkidle")
+            yield tab
+        finally:
+            await browser.close()
+
+
+class Teams:
+    """A person in the Playground: one tab (it delivers the bot's messages to the newest)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    async def say(self, text: str, expect: str) -> Any:
+        """Send ``text`` in the open chat; the newest rendered bot message holding ``expect``."""
+        box = self.page.locator(COMPOSE).first
+        await box.click()
+        await self.page.keyboard.type(text)
+        await self.page.keyboard.press("Enter")
+        return await self.seen(expect)
+
+    async def mention(self, text: str, expect: str) -> Any:
+        """``@Test Bot text`` posted in the open channel (the mention picked from the menu)."""
+        await self.page.locator(COMPOSE).first.click()
+        await self.page.keyboard.type("@")
+        await self.page.locator("[role=menuitem]").filter(has_text="Test Bot").first.click()
+        await self.page.keyboard.type(" " + text)
+        await self.page.get_by_role("button", name="Post").click()
+        return await self.seen(expect, THREAD)
+
+    async def seen(self, expect: str, where: str = MESSAGE) -> Any:
+        """The newest bot message (text or card) showing ``expect``: only the conversation
+        counts, not the chat list's preview or the log panel (which show raw text)."""
+        found = self.page.locator(where).filter(has_text=expect).last
+        await found.wait_for(state="visible", timeout=20_000)
+        return found
+
+    async def shot(self, name: str) -> None:
+        OUTPUT.mkdir(exist_ok=True)
+        await self.page.screenshot(path=str(OUTPUT / f"teams-{name}.png"), full_page=True)
+
+
+async def _lines(element: Any) -> list[str]:
+    """The rendered text of a message, line by line."""
+    text = (await element.inner_text()).replace("\u200b", "")  # zero-width: not seen
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+async def test_a_capture_in_the_personal_chat_reads_right(page: Any) -> None:
+    teams = Teams(page)
+    await page.get_by_text("Personal Chat", exact=True).first.click()
+    help_text = await _lines(await teams.say("help", "Managers and admins"))
+    # One line per command, not one run-on paragraph; no markdown shows raw.
+    assert len([line for line in help_text if line.startswith("•")]) >= 15
+    assert not any("**" in line for line in help_text)
+    await teams.shot("help")
+
+    await teams.say("kaizen", "Question 1 of 3")
+    await teams.say("Claims are printed and signed by hand", "Question 2 of 3")
+    await teams.say("It takes *15 minutes* per claim, see [the form](http://evil.example)",
+                    "Question 3 of 3")
+    saved = await teams.say("Approve claims in the app", "saved as KZ-1")
+    assert "saved as KZ-1" in " ".join(await _lines(saved))
+    mine = await _lines(await teams.say("mine", "Your last 1 idea"))
+    assert any(line.startswith("KZ-1") for line in mine), mine
+    shown = await _lines(await teams.say("show KZ-1", "Problem"))
+    # What the person typed shows exactly as typed: no emphasis, no link.
+    assert any("*15 minutes*" in line and "[the form](http://evil.example)" in line
+               for line in shown)
+    links = page.locator(MESSAGE).locator("a[href*='evil.example']")
+    assert await links.count() == 0, [await links.nth(i).inner_text()
+                                      for i in range(await links.count())]
+    await teams.shot("capture")
+
+
+async def test_the_channel_sees_the_form_the_idea_card_and_decisions(page: Any) -> None:
+    teams = Teams(page)
+    await page.get_by_text("General", exact=True).first.click()
+    await teams.mention("ideas here", "posted in this channel")
+    await teams.mention("kaizen the printer jams daily #ops", "Share a kaizen idea")
+    form = await teams.seen("Share a kaizen idea", CARD)
+    inputs = form.locator("textarea, input")
+    values = [await inputs.nth(i).input_value() for i in range(await inputs.count())]
+    assert "the printer jams daily" in values and "ops" in values  # prefilled, #ops as area
+    await teams.shot("form")
+
+    await teams.mention("kaizen standard: paper tray by hand; problem: jams daily; "
+                        "proposal: a second tray #ops", "saved as KZ-1")
+    card = await teams.seen("KZ-1 · submitted", CARD)
+    rows = [line for line in (await card.inner_text()).splitlines() if line.strip()]
+    # Each fact's label sits with its own value.
+    for label, value in (("Area", "ops"), ("Status", "submitted"), ("Support", "0")):
+        index = rows.index(label)
+        assert rows[index + 1] == value, rows
+    await teams.shot("idea-card")
+    await card.get_by_role("button", name="Approve").click()
+    await teams.seen("KZ-1 · approved", CARD)  # the card itself shows the decision
+    await teams.shot("approved")
+    # The decider hears back privately, in their own chat with the bot.
+    await page.get_by_text("Personal Chat", exact=True).first.click()
+    await teams.seen("is now approved")
