@@ -110,6 +110,10 @@ class SqlConversationRefs:
             delete(ConversationRefRow).where(*self._where(platform, workspace, scope, key)))
 
 
+GONE = "gone:"
+"""Prefix of the message id of an idea post someone deleted (the id stays unique)."""
+
+
 class SqlIdeaPosts:
     """Which platform message shows an idea: reactions on it find their idea, and the
     deliverer updates it in place when the idea changes."""
@@ -133,6 +137,16 @@ class SqlIdeaPosts:
             {"idea_id": idea_id, "platform": platform, "channel": channel,
              "message_id": message_id, "posted_at": now, "updated_at": now},
         ))
+
+    async def mark_gone(self, idea_id: int, platform: str, now: datetime) -> None:
+        """Someone deleted the post: remember it (its message id marked :data:`GONE`) so its
+        updates stop and it is not posted again."""
+        await self._session.execute(
+            update(IdeaPostRow)
+            .where(IdeaPostRow.idea_id == idea_id, IdeaPostRow.platform == platform,
+                   ~IdeaPostRow.message_id.startswith(GONE))
+            .values(message_id=GONE + IdeaPostRow.message_id, updated_at=now)
+        )
 
     async def touch(self, idea_id: int, platform: str, now: datetime) -> None:
         await self._session.execute(

@@ -80,12 +80,13 @@ class SlackDriver:
         await self.client.app[SLACK].inbox.idle()
 
     async def dm(self, text: str, user: str = AUTHOR, event_id: str | None = None,
-                 headers: dict[str, str] | None = None, wait: bool = True) -> int:
+                 headers: dict[str, str] | None = None, wait: bool = True,
+                 **event: Any) -> int:
         self._events += 1
         envelope = payload("event_message_im")
         envelope["event_id"] = event_id or f"EvDM{self._events:06d}{time.time_ns()}"
         envelope["event"].update(text=text, user=user, channel=f"D{user}",
-                                 ts=f"1355517523.{self._events:06d}")
+                                 ts=f"1355517523.{self._events:06d}", **event)
         return await self.event(envelope, headers, wait=wait)
 
     async def react(self, reaction: str, ts: str, user: str = MANAGER,

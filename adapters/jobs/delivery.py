@@ -26,6 +26,7 @@ from adapters.jobs.sender import (
     DeferredDelivery,
     IdeasChannel,
     PermanentDeliveryError,
+    PostGone,
     Sender,
     TargetGone,
 )
@@ -34,6 +35,7 @@ from bot.digest import DigestView, compose, view_from_dict
 from bot.events import PostRef
 from bot.replies import reply_from_dict, reply_to_dict
 from bot.targets import Target, ToChannel, ToReference, ToUser
+from storage.channels import GONE
 from storage.outbox import OutboxItem
 from storage.target_json import target_from_json
 from storage.unit_of_work import SqlUnitOfWork
@@ -240,11 +242,16 @@ class Deliverer(BackgroundTask):
             configured is not None and configured.reference) else None
         channel = IdeasChannel(configured.channel_id if configured else None,
                                reference if isinstance(reference, dict) else None)
+        if post is not None and post[1].startswith(GONE):
+            return None  # its post was deleted: not updated, not posted again
         try:
             if post is not None:
                 await self._sender.update_idea(channel, PostRef(*post), idea)
                 return lambda uow: uow.idea_posts.touch(idea.id, self._platform, self._clock())
             where = await self._sender.post_idea(channel, idea)
+        except PostGone as exc:
+            log.warning("%s; its post is not updated any more", exc)
+            return lambda uow: uow.idea_posts.mark_gone(idea.id, self._platform, self._clock())
         except TargetGone as exc:
             await self._disable(item.workspace, None, exc)
             raise

@@ -62,6 +62,11 @@ class TargetGone(PermanentDeliveryError):
         self.channel = channel
 
 
+class PostGone(PermanentDeliveryError):
+    """The message to update no longer exists (someone deleted the idea's post): nothing to
+    retry, and not a sign that the bot was removed."""
+
+
 class DeferredDelivery(Exception):
     """Not possible yet, through nobody's fault (e.g. no chat with that person exists until they
     first talk to the bot): wait ``seconds`` without counting an attempt."""

@@ -59,11 +59,17 @@ def _user(team: str, user_id: str) -> UserRef:
     return UserRef(PLATFORM, team, user_id)
 
 
+ANSWER_SUBTYPES = frozenset({None, "file_share"})
+"""Message subtypes that are someone writing to us: plain text, and a file with a comment
+(its comment is the answer; a file alone gets "please write a few words")."""
+
+
 def direct_message(body: Body) -> Normalized:
     """A direct message to the bot: the next answer of a capture, or a command. Other bots,
     our own posts, edits and deletions are not answers."""
     event = body.get("event") or {}
-    if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+    if (event.get("channel_type") != "im" or event.get("bot_id")
+            or event.get("subtype") not in ANSWER_SUBTYPES):
         return None
     if not event.get("user") or not event.get("channel"):
         return None

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.jobs.pacing import ConversationPacer
-from adapters.jobs.sender import IdeasChannel, PermanentDeliveryError
+from adapters.jobs.sender import IdeasChannel, PermanentDeliveryError, PostGone
 from adapters.slack.blocks import render_digest, render_idea, render_reply
 from bot.digest import DigestView
 from bot.events import PostRef
@@ -65,8 +65,14 @@ class SlackSender:
 
     async def update_idea(self, channel: IdeasChannel, post: PostRef, idea: Idea) -> None:
         text, blocks = render_idea(idea, self._approve_hint, self._reject_hint)
-        await _classified(lambda: self._client.chat_update(
-            channel=post.channel_id, ts=post.message_id, text=text, blocks=blocks))
+        try:
+            await _classified(lambda: self._client.chat_update(
+                channel=post.channel_id, ts=post.message_id, text=text, blocks=blocks))
+        except SlackApiError as exc:
+            if _error_of(exc) == "message_not_found":
+                raise PostGone(f"{idea.key}'s post was deleted (Slack said message_not_found)"
+                               ) from exc
+            raise
 
     async def send_digest(self, to: Target, view: DigestView) -> None:
         """At most one post per second per channel (Slack's pace)."""
@@ -97,7 +103,11 @@ async def _classified(call: Callable[[], Awaitable[T]]) -> T:
     try:
         return await call()
     except SlackApiError as exc:
-        error = str(exc.response.get("error", "")) if exc.response is not None else ""
+        error = _error_of(exc)
         if error in PERMANENT_ERRORS:
             raise PermanentDeliveryError(f"Slack said {error}") from exc
         raise
+
+
+def _error_of(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "")) if exc.response is not None else ""

@@ -17,6 +17,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+import adapters.teams.schema  # noqa: F401  (tenantId, as the schema spells it)
 from adapters.teams.text import bare_conversation_id, clean_text, normalise_reaction, tenant_of
 from bot import commands
 from bot.events import (

@@ -19,9 +19,16 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, CardAction, ConversationReference, SuggestedActions
 
 from adapters.jobs.pacing import ConversationPacer
-from adapters.jobs.sender import IdeasChannel, PermanentDeliveryError, RetryLater, TargetGone
+from adapters.jobs.sender import (
+    IdeasChannel,
+    PermanentDeliveryError,
+    PostGone,
+    RetryLater,
+    TargetGone,
+)
 from adapters.teams.cards import Card, digest_card, form_card, idea_card
 from adapters.teams.local import is_loopback_url
+from adapters.teams.schema import with_schema_casing
 from adapters.teams.text import bare_conversation_id, teams_text
 from bot.digest import DigestView
 from bot.events import PostRef
@@ -68,7 +75,10 @@ class TeamsSender:
         async def update(turn_context: TurnContext) -> None:
             await turn_context.update_activity(activity)
 
-        await self._continue(channel.reference, update)
+        try:
+            await self._continue(channel.reference, update)
+        except NotFound as exc:
+            raise PostGone(f"{idea.key}'s card was deleted (Teams answered 404)") from exc
 
     async def send_digest(self, to: Target, view: DigestView) -> None:
         if not isinstance(to, ToReference):
@@ -84,7 +94,7 @@ class TeamsSender:
 
     async def _continue(self, reference_data: Mapping[str, object],
                         action: Callable[[TurnContext], Awaitable[Any]]) -> Any:
-        reference = ConversationReference().deserialize(dict(reference_data))
+        reference = ConversationReference().deserialize(with_schema_casing(reference_data))
         if self._local_mode and not is_loopback_url(reference.service_url):
             raise PermanentDeliveryError(
                 f"Teams local mode sends only to a serviceUrl on this machine, not "
@@ -104,6 +114,10 @@ class TeamsSender:
         return outcome.get("value")
 
 
+class NotFound(PermanentDeliveryError):
+    """Teams has no such message or conversation (404): nothing to retry, nothing disabled."""
+
+
 def _reference(to: Target) -> Mapping[str, object]:
     if isinstance(to, ToReference):
         return to.reference
@@ -114,12 +128,16 @@ def _reference(to: Target) -> Mapping[str, object]:
 def _classified(error: Exception, reference: ConversationReference) -> Exception:
     response = getattr(error, "response", None)
     status = getattr(response, "status_code", None) or getattr(response, "status", None)
-    if status in {403, 404}:
+    if status == 403:
         channel = bare_conversation_id(reference.conversation.id or "")
-        gone = TargetGone(f"Teams answered {status} (bot removed or blocked); target disabled",
+        gone = TargetGone("Teams answered 403 (bot removed or blocked); target disabled",
                           channel=channel)
         gone.__cause__ = error
         return gone
+    if status == 404:  # a missing message or conversation: not a removed bot
+        missing = NotFound("Teams answered 404 (no such message or conversation)")
+        missing.__cause__ = error
+        return missing
     if status in TRANSIENT_STATUSES:
         headers = getattr(response, "headers", None) or {}
         retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None

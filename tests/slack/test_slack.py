@@ -94,6 +94,26 @@ async def test_manager_reaction_approves_dms_the_author_and_updates_the_post(
     assert len(note) == 1
 
 
+async def test_a_deleted_idea_post_is_recorded_as_gone_not_retried(slack: SlackDriver) -> None:
+    """chat.update answers message_not_found when someone deleted the post: no day of
+    retries, no new post; the decision itself stands."""
+    await capture_one(slack)
+    ts = await idea_ts(slack)
+    slack.fake.fail_next("chat.update", status=200, error="message_not_found")
+    assert await slack.react("white_check_mark", ts) == 200
+    await slack.wait_for(lambda: bool(slack.fake.of("chat.update")))
+    await slack.idle()
+    assert (await get_idea(slack.runtime, 1)).status == "approved"
+    async with slack.runtime.sessions() as session:
+        assert await session.scalar(select(IdeaPostRow.message_id)) == f"gone:{ts}"
+        assert await session.scalar(select(func.count()).select_from(OutboxRow).where(
+            OutboxRow.status != "sent")) == 0
+    await slack.command("start KZ-1", user=MANAGER)  # another change: nothing is updated
+    await slack.idle()
+    assert (await get_idea(slack.runtime, 1)).status == "in_progress"
+    assert len(slack.fake.of("chat.update")) == 1 and len(slack.idea_posts()) == 1
+
+
 async def test_skin_tone_forms_normalise(slack: SlackDriver) -> None:
     await capture_one(slack)
     await slack.react("white_check_mark::skin-tone-2", await idea_ts(slack))
@@ -111,6 +131,17 @@ async def test_non_manager_reaction_only_adds_support(slack: SlackDriver) -> Non
     blocks = json.dumps(slack.fake.of("chat.update")[-1].params["blocks"])
     assert "*Support*\\n1" in blocks
     assert not [t for t in texts_to(slack, DM) if "approved" in t]
+
+
+async def test_an_answer_sent_as_a_file_is_read_or_asked_again(slack: SlackDriver) -> None:
+    """A file with a comment (subtype file_share) answers with its comment; a file alone is
+    an empty answer, and the bot says so instead of staying silent."""
+    photo = {"subtype": "file_share", "files": [{"id": "F1", "name": "jam.jpg"}]}
+    await slack.dm("/kaizen")
+    await slack.dm("", **photo)
+    await slack.wait_for(lambda: any("can't be empty" in t for t in texts_to(slack, DM)))
+    await slack.dm("Paper tray filled by hand", **photo)
+    await slack.wait_for(lambda: any("Question 2 of 3" in t for t in texts_to(slack, DM)))
 
 
 async def test_a_reaction_on_another_message_costs_nothing(slack: SlackDriver) -> None:

@@ -41,6 +41,18 @@ def test_a_direct_message_is_an_answer_in_that_dm() -> None:
     assert found.person_key == "T0001:U2147483697"
 
 
+def test_a_file_with_a_comment_is_an_answer_and_edits_are_not() -> None:
+    body = payload("event_message_im")
+    body["event"].update(subtype="file_share", text="see the photo: the jam",
+                         files=[{"id": "F1", "name": "jam.jpg"}])
+    found = _inbound("message", body)
+    assert isinstance(found.event, MessageEvent) and found.event.text == "see the photo: the jam"
+    body["event"].update(text="")  # a file alone: an empty answer, which the flow asks again
+    assert _inbound("message", body).event.text == ""  # type: ignore[union-attr]
+    body["event"].update(subtype="message_changed")
+    assert normalize("message", body) is None
+
+
 def test_a_bots_own_message_is_no_answer() -> None:
     assert normalize("message", payload("event_message_im_from_bot")) is None
 

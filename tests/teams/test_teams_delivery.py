@@ -95,3 +95,52 @@ async def test_a_403_on_the_fallback_turns_off_that_channel_not_the_person(
         assert await uow.conversation_refs.get("teams", TENANT, "personal",
                                                "29:no-chat-yet") is None
     assert await statuses(teams) == {"failed": 1}
+
+
+async def test_a_deleted_idea_card_is_gone_and_the_channel_stays_on(teams: TeamsDriver) -> None:
+    """A 404 on updating the card means the message was deleted, not that the bot left."""
+    reference = channel_reference(teams)
+    async with teams.runtime.unit_of_work() as uow:
+        await uow.channels.set(ChannelConfig("teams", TENANT, "ideas", CHANNEL,
+                                             {"reference": reference}), None, utcnow())
+        await uow.conversation_refs.save("teams", TENANT, "channel", CHANNEL, reference,
+                                         utcnow())
+        await uow.commit()
+    await teams.runtime.service.handle_message(MessageEvent(
+        "evt-1", UserRef("teams", TENANT, MEGAN, "Megan"),
+        "/kaizen standard: by hand; problem: slow; proposal: a jig", Place("a:1", True)))
+    async with teams.runtime.unit_of_work() as uow:
+        await uow.idea_posts.save(1, "teams", CHANNEL, "1700000000001", utcnow())
+        await uow.commit()
+    teams.fake.fail_next(404)
+    async with teams.runtime.unit_of_work() as uow:
+        await uow.outbox.queue("teams", [RefreshIdea(TENANT, 1), RefreshIdea(TENANT, 1)],
+                               utcnow())
+        await uow.commit()
+    await deliver(teams)
+    assert [s.status for s in teams.fake.sent] == [404]  # tried once; then known to be gone
+    async with teams.runtime.unit_of_work() as uow:
+        assert await uow.conversation_refs.get("teams", TENANT, "channel", CHANNEL) == (
+            reference, False)
+        _, post = await uow.ideas.get_with_post(1, "teams")
+    assert post == (CHANNEL, "gone:1700000000001")
+    assert await statuses(teams) == {"sent": 2}
+
+
+async def test_outgoing_conversations_spell_tenant_id_as_the_schema_does(
+        teams: TeamsDriver) -> None:
+    """The Bot Framework schema says ``tenantId``; botbuilder wrote ``tenantID``. References
+    stored that way before are still delivered, spelled right."""
+    await teams.personal("/kaizen help")
+    await teams.wait_for(lambda: bool(teams.fake.ok()))
+    conversation = teams.fake.ok()[0].activity["conversation"]
+    assert conversation.get("tenantId") == TENANT and "tenantID" not in conversation
+    stored_before = {**channel_reference(teams),
+                     "conversation": {"id": CHANNEL, "tenantID": TENANT}}
+    async with teams.runtime.unit_of_work() as uow:
+        await uow.outbox.queue("teams", [Message(TENANT, ToReference(stored_before),
+                                                 Reply("hello"))], utcnow())
+        await uow.commit()
+    await deliver(teams)
+    channel = [s.activity["conversation"] for s in teams.fake.to(CHANNEL)]
+    assert channel == [{"id": CHANNEL, "tenantId": TENANT}]
