@@ -96,6 +96,9 @@ class TurnResult:
     notifications: list[Notification] = field(default_factory=list)
     changed_ideas: list[int] = field(default_factory=list)
     in_flow: bool = False
+    private: bool = False
+    """The replies show the person's private draft (said outside their direct conversation):
+    they go only where the route sends private replies."""
     storage_error: bool = False
     """The database was unavailable: nothing was kept, the replies ask to try again and must
     be sent directly (the outbox lives in that database)."""

@@ -228,7 +228,7 @@ class KaizenService:
                     replies = await body(turn)
                     result = TurnResult(replies, notifications=turn.notifications,
                                         changed_ideas=turn.changed_ideas,
-                                        in_flow=turn.in_flow)
+                                        in_flow=turn.in_flow, private=turn.private)
                     result = replace(result, outbound=outbound(result, user.workspace, route))
                     if result.outbound:
                         await uow.outbox.queue(user.platform, result.outbound, now)
@@ -265,6 +265,8 @@ class KaizenService:
             new_draft = draft
         else:
             turn.in_flow = True
+            # A private draft is only ever shown in the person's own conversation.
+            turn.private = not turn.place.direct and (draft is not None or bool(notices))
             action = _action_for(parsed)
             outcome = flow.advance(draft, action, turn.now)
             replies = [*notices, *outcome.replies]

@@ -89,8 +89,13 @@ class Route:
     in_flow_to: Target | None = None
     only: frozenset[str] | None = None
     skip: frozenset[str] = frozenset()
+    private_to: Target | None = None
+    """Where replies that show the person's private draft go (their own chat); without it,
+    ``in_flow_to``; and if that is not set either, such replies are not sent here at all."""
 
     def target_for(self, result: TurnResult) -> Target | None:
+        if result.private:
+            return self.private_to or self.in_flow_to
         if result.in_flow and self.in_flow_to is not None:
             return self.in_flow_to
         return self.to

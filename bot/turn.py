@@ -67,6 +67,7 @@ class Turn:
     event_id: str
     place: Place = NOWHERE
     in_flow: bool = False
+    private: bool = False
     notifications: list[Notification] = field(default_factory=list)
     changed_ideas: list[int] = field(default_factory=list)
 

@@ -104,7 +104,7 @@ def message(activity: Activity) -> list[Inbound]:
     found.append(Inbound(
         MessageEvent(_event_id(activity), user, f"/kaizen {body}".strip(), place,
                      offers_form=True),
-        Route(ToReference(here))))
+        Route(ToReference(here), private_to=ToUser(user.user_id))))
     return found
 
 

@@ -210,3 +210,13 @@ async def test_installation_stores_the_channel_reference(teams: TeamsDriver) -> 
                                                 "channel", CHANNEL)
     assert found is not None and found[0]["conversation"]["id"] == CHANNEL
     assert found[0]["serviceUrl"] == teams.fake.url
+
+
+async def test_a_private_draft_stays_in_the_personal_chat(teams: TeamsDriver) -> None:
+    await teams.personal("kaizen")
+    await teams.personal("Claims are signed by hand in secret room 4")
+    await teams.wait_for(lambda: any("Question 2 of 3" in t for t in teams.texts()))
+    assert await teams.channel("kaizen back") == 201
+    await teams.wait_for(lambda: any("secret room 4" in t for t in teams.texts()[2:]))
+    await teams.idle()
+    assert not any("secret room 4" in s.text for s in teams.fake.to(CHANNEL))

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from adapters.host.runtime import Runtime
 from bot.events import MessageEvent, Place
 from bot.replies import ReplyKind
+from bot.targets import Message, Route, ToReference, ToUser
 from storage.models import ConversationRow, IdeaEventRow, ProcessedEventRow
 from tests.conftest import Chat, Clock, all_ideas
 
@@ -194,3 +195,26 @@ async def test_a_mention_that_gets_the_form_leaves_the_persons_draft_alone(
         "evt-mention-2", chat.user, "/kaizen standard: a; problem: b; proposal: c",
         Place("C1"), offers_form=True))
     assert "saved as KZ-1" in "\n".join(complete.texts)
+
+
+async def test_a_private_draft_is_never_shown_in_a_channel(chat: Chat) -> None:
+    """``back`` or a new capture said in a channel while a draft waits in the DM: the
+    answers so far (or the continue / start-over choice) go to the person's own chat."""
+    await chat.say("/kaizen")
+    await chat.say("Claims are printed and signed by hand")  # the private draft's answer
+    route = Route(ToReference({"conversation": {"id": "19:channel"}}),
+                  private_to=ToUser(chat.user.user_id))
+    for n, text in enumerate(["/kaizen back", "/kaizen the printer jams"]):
+        result = await chat.service.handle_message(
+            MessageEvent(f"evt-channel-{n}", chat.user, text, Place("C1")), route)
+        assert result.private
+        shown = [item for item in result.outbound if isinstance(item, Message)]
+        assert shown and {item.to for item in shown} == {ToUser(chat.user.user_id)}
+    # Without a draft, a capture said in a channel is answered there.
+    await chat.say("cancel")
+    result = await chat.service.handle_message(MessageEvent(
+        "evt-channel-9", chat.user, "/kaizen standard: a; problem: b; proposal: c",
+        Place("C1")), route)
+    assert not result.private
+    targets = [item.to for item in result.outbound if isinstance(item, Message)]
+    assert targets and all(to == route.to for to in targets)
