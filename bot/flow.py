@@ -21,6 +21,7 @@ from bot.text_input import (
     find_area_tag,
     normalise_area,
     split_labels,
+    split_trailing_process,
     starts_with_label,
     strip_edge_area_tags,
 )
@@ -202,7 +203,9 @@ def _answer(draft: Draft | None, action: Answer, now: datetime) -> Outcome:
     draft = replace(draft, pending=None)
     if starts_with_label(action.text):
         return _fill(draft, dict(split_labels(action.text).values), now, area_source=action.text)
-    return _fill(draft, {draft.step: action.text}, now, area_source=action.text)
+    answer, process = split_trailing_process(action.text)
+    values = {draft.step: answer, **({"process": process} if process else {})}
+    return _fill(draft, values, now, area_source=action.text)
 
 
 def _fill(draft: Draft, values: dict[str, str], now: datetime, area_source: str) -> Outcome:

@@ -62,6 +62,24 @@ def split_labels(text: str) -> Labelled:
     return Labelled(prefix=_clean_value(text[: matches[0].start()]), values=values)
 
 
+_PROCESS_RE = re.compile(r"(?:^|(?<=[\n;.!?]))[ \t]*process\s*:", re.IGNORECASE)
+"""``process:`` opening a line or following a sentence's end or ``;`` (not "our process: …")."""
+
+
+def split_trailing_process(text: str) -> tuple[str, str | None]:
+    """``Claims are printed by hand. process: Expense claims`` → the answer and the process
+    (a ``process:`` label after an answer, on the same line or the next); the text as it is
+    when there is none."""
+    matches = list(_PROCESS_RE.finditer(text))
+    if not matches:
+        return text, None
+    last = matches[-1]
+    answer, process = _clean_value(text[: last.start()]), _clean_value(text[last.end():])
+    if not answer or not process:
+        return text, None
+    return answer, process
+
+
 def starts_with_label(text: str) -> bool:
     """True when an answer opens with a label, so it is read as labelled answers."""
     match = _LABEL_RE.search(text)

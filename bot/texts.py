@@ -38,8 +38,9 @@ def intro(total: int) -> Reply:
 def question(step: Step, number: int, total: int, current: str | None) -> Reply:
     lines = [f"Question {number} of {total}: {step.label}", step.question, f"e.g. {step.example}"]
     if number == 1:
-        lines.append("Optional: add `process: <name>` (e.g. process: expense claims) to say "
-                     "which process this standard belongs to.")
+        lines.append("Optional: end your answer with `process: <name>` after a full stop, a `;` "
+                     "or on a new line (e.g. `…by hand. process: expense claims`) to say which "
+                     "process this standard belongs to.")
     if current:
         lines.append(f"Your answer so far: {one_line(current, 200)} (send a new one to replace it)")
     lines.append(INTENT_HINT)

@@ -218,3 +218,13 @@ async def test_a_private_draft_is_never_shown_in_a_channel(chat: Chat) -> None:
     assert not result.private
     targets = [item.to for item in result.outbound if isinstance(item, Message)]
     assert targets and all(to == route.to for to in targets)
+
+
+async def test_the_standard_answer_may_end_with_its_process(chat: Chat, runtime: Runtime) -> None:
+    await chat.say("/kaizen")
+    await chat.say("Claims are printed and signed by hand. process: Expense claims")
+    await chat.say("slow")
+    await chat.say("an app")
+    [idea] = await all_ideas(runtime)
+    assert (idea.standard, idea.process) == ("Claims are printed and signed by hand.",
+                                             "Expense claims")

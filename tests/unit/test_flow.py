@@ -162,3 +162,15 @@ def test_advance_is_pure() -> None:
     before = (draft.step, dict(draft.answers))
     advance(draft, Answer("slow"), NOW)
     assert (draft.step, draft.answers) == before
+
+
+def test_a_process_label_after_the_standard_is_taken_as_the_process() -> None:
+    from bot.text_input import split_trailing_process
+
+    assert split_trailing_process("Claims are printed by hand. process: Expense claims") == (
+        "Claims are printed by hand.", "Expense claims")
+    assert split_trailing_process("Claims are printed by hand\nProcess: Expense claims") == (
+        "Claims are printed by hand", "Expense claims")
+    assert split_trailing_process("our process: nobody knows it") == (
+        "our process: nobody knows it", None)  # "our" is not a label: prose stays whole
+    assert split_trailing_process("by hand process:") == ("by hand process:", None)
