@@ -16,6 +16,8 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAYS = frozenset(range(5))
 DAILY = frozenset(range(7))
 CATCH_UP = timedelta(hours=12)
+MISSED_LOOKBACK = timedelta(days=31)
+"""How far back missed runs are recorded one by one after an outage."""
 """A run missed by downtime is still posted if we are back within this long; older ones skip."""
 
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
@@ -161,7 +163,14 @@ class Decision:
     """What a scheduler tick should do for one subscription."""
 
     run: tuple[date, datetime] | None = None
-    skip: tuple[date, datetime] | None = None
+    skips: tuple[tuple[date, datetime], ...] = ()
+    """Every missed run not posted (too late, or older than one that is), oldest first: each
+    is recorded and logged once."""
+
+    @property
+    def skip(self) -> tuple[date, datetime] | None:
+        """The newest missed run, if any."""
+        return self.skips[-1] if self.skips else None
 
 
 def decide(schedule: Schedule, now: datetime, last_local_date: date | None,
@@ -176,6 +185,27 @@ def decide(schedule: Schedule, now: datetime, last_local_date: date | None,
         return Decision()
     if not_before is not None and due[1] < not_before:
         return Decision()
+    missed = _missed_before(schedule, due[0], last_local_date, not_before)
     if now - due[1] > CATCH_UP:
-        return Decision(skip=due)
-    return Decision(run=due)
+        return Decision(skips=(*missed, due))
+    return Decision(run=due, skips=missed)
+
+
+def _missed_before(schedule: Schedule, day: date, last_local_date: date | None,
+                   not_before: datetime | None) -> tuple[tuple[date, datetime], ...]:
+    """Scheduled runs before ``day`` that never ran: after the last one that did (or since
+    the subscription began), at most :data:`MISSED_LOOKBACK` back."""
+    if last_local_date is None and not_before is None:
+        return ()
+    found: list[tuple[date, datetime]] = []
+    for back in range(1, MISSED_LOOKBACK.days + 1):
+        earlier = day - timedelta(days=back)
+        if last_local_date is not None and earlier <= last_local_date:
+            break
+        if earlier.weekday() not in schedule.days:
+            continue
+        at = scheduled_at(schedule, earlier)
+        if not_before is not None and at < not_before:
+            break
+        found.append((earlier, at))
+    return tuple(reversed(found))

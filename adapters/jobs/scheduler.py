@@ -62,8 +62,7 @@ class DigestScheduler(BackgroundTask):
             if sub.platform not in self._platforms:
                 continue
             decision = decide(sub.schedule, now, sub.last_local_date, sub.since)
-            if decision.skip is not None:
-                skips.append((sub, *decision.skip))
+            skips.extend((sub, *missed) for missed in decision.skips)
             if decision.run is not None:
                 runs.append((sub, *decision.run))
         for batch in _batches(skips):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from adapters.host.runtime import Runtime
@@ -207,3 +209,28 @@ async def test_cli_posts_now_once_per_day_unless_forced(database_url: str) -> No
     unknown = subprocess.run([KAIZEN, "digest", "--channel", "C_NOPE"], env=env,
                              capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2 and "no subscription" in unknown.stderr
+
+
+async def test_each_missed_digest_is_recorded_and_logged_once(
+        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Down for four days: every run missed is a skipped run, logged once whichever worker
+    ticks first and however often (the README promises it), not only the latest."""
+    runtimes = [Runtime.create(Settings(database_url=database_url)) for _ in range(2)]
+    try:
+        await _subscribe(runtimes[0], "C_DOWN", "09:00 UTC daily")
+        back = datetime.combine(datetime.now(UTC).date() + timedelta(days=4), time(23, 30),
+                                UTC)
+        schedulers = [DigestScheduler(r, {"slack": lambda: None}, clock=lambda: back)
+                      for r in runtimes]
+        with caplog.at_level(logging.WARNING, logger="adapters.jobs.scheduler"):
+            reports = await asyncio.gather(*(s.tick() for s in schedulers))
+            again = await asyncio.gather(*(s.tick() for s in schedulers))
+        async with runtimes[0].sessions() as session:
+            statuses = (await session.scalars(select(DigestRunRow.status))).all()
+        assert statuses == ["skipped"] * 4
+        assert sum(r.skipped for r in reports) >= 4 and sum(r.skipped for r in again) == 0
+        logged = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+        assert len(logged) == 4 and len(set(logged)) == 4, logged
+    finally:
+        for runtime in runtimes:
+            await runtime.close()

@@ -52,9 +52,9 @@ def simulate(schedule: Schedule, start: datetime, end: datetime,
     while now <= end:
         if down is None or not (down[0] <= now < down[1]):
             decision = decide(schedule, now, last, not_before=created if last is None else None)
-            if decision.skip:
-                skipped.append(decision.skip[0])
-                last = decision.skip[0]
+            for missed_day, _ in decision.skips:
+                skipped.append(missed_day)
+                last = missed_day
             if decision.run:
                 runs.append(now)
                 last = decision.run[0]
@@ -101,7 +101,7 @@ def test_catch_up_after_five_hours_down_posts_once() -> None:
     assert skipped == []
 
 
-def test_after_two_days_down_only_the_latest_is_posted() -> None:
+def test_after_two_days_down_only_the_latest_is_posted_and_the_missed_one_recorded() -> None:
     start = datetime(2026, 11, 2, 8, 0, tzinfo=BERLIN)  # Monday
     down = (datetime(2026, 11, 2, 12, 0, tzinfo=BERLIN), datetime(2026, 11, 4, 10, 0,
                                                                    tzinfo=BERLIN))
@@ -109,14 +109,16 @@ def test_after_two_days_down_only_the_latest_is_posted() -> None:
                              down=down)
     assert [r.astimezone(BERLIN).strftime("%a %H:%M") for r in runs] == ["Mon 09:00",
                                                                          "Wed 10:00"]
-    assert skipped == []  # Tuesday is never even considered: only the latest run counts
+    # Only the latest run is posted; Tuesday's, missed while down, is recorded as skipped
+    # (and so logged once) instead of vanishing.
+    assert skipped == [date(2026, 11, 3)]
 
 
 def test_back_too_late_skips_and_waits_for_the_next() -> None:
     start = datetime(2026, 11, 4, 22, 0, tzinfo=BERLIN)  # Wed 22:00, 13 h after 09:00
     runs, skipped = simulate(NINE_BERLIN, start, datetime(2026, 11, 5, 12, 0, tzinfo=BERLIN),
                              last=date(2026, 11, 2))
-    assert skipped == [date(2026, 11, 4)]
+    assert skipped == [date(2026, 11, 3), date(2026, 11, 4)]  # each missed run, once
     assert [r.astimezone(BERLIN).strftime("%a %H:%M") for r in runs] == ["Thu 09:00"]
 
 
