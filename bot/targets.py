@@ -51,7 +51,15 @@ class ToReference:
     reference: Mapping[str, object]
 
 
-Target = ToUser | ToChannel | Ephemeral | ToReference
+@dataclass(frozen=True, slots=True)
+class InPlace:
+    """Instead of an earlier message of ours, in its conversation (a form once it was sent)."""
+
+    reference: Mapping[str, object]
+    message_id: str
+
+
+Target = ToUser | ToChannel | Ephemeral | ToReference | InPlace
 
 
 @dataclass(frozen=True, slots=True)

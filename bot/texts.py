@@ -86,6 +86,11 @@ def form(values: Mapping[str, str], problems: Sequence[str] = ()) -> Reply:
     return Reply("\n".join(problems), fields=tuple(values.items()), kind=ReplyKind.FORM)
 
 
+def form_sent(key: str) -> Reply:
+    """What a capture form becomes once its idea is saved (it cannot be sent twice)."""
+    return Reply(f"This form was sent: the idea is {key}.", kind=ReplyKind.DONE)
+
+
 def form_incomplete() -> Reply:
     return Reply("Please fill in the standard, the problem and the proposal (each up to "
                  f"{MAX_ANSWER_CHARS:,} characters) and send the form again.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.targets import Ephemeral, Target, ToChannel, ToReference, ToUser
+from bot.targets import Ephemeral, InPlace, Target, ToChannel, ToReference, ToUser
 
 
 def target_to_json(target: Target) -> dict[str, Any]:
@@ -28,12 +28,16 @@ def target_to_json(target: Target) -> dict[str, Any]:
             return {"channel": channel_id}
         case ToReference(reference):
             return {"ref": dict(reference)}
+        case InPlace(reference, message_id):
+            return {"ref": dict(reference), "replace": message_id}
     raise TypeError(f"not a target: {target!r}")
 
 
 def target_from_json(data: Mapping[str, Any]) -> Target:
     """The target a row names; a ``ValueError`` for a shape no version ever wrote."""
     if data.get("ref"):
+        if data.get("replace"):
+            return InPlace(dict(data["ref"]), str(data["replace"]))
         return ToReference(dict(data["ref"]))
     if data.get("ephemeral") and data.get("channel") and data.get("user"):
         return Ephemeral(str(data["channel"]), str(data["user"]))

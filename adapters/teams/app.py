@@ -27,7 +27,9 @@ from adapters.teams.performance import (
 from adapters.teams.sender import TeamsSender, reply_activity
 from adapters.teams.text import tenant_of
 from adapters.teams.trust import tenant_allowed, token_without_expiry
+from bot import texts
 from bot.events import ConversationEvent, DecisionEvent, FormEvent, MessageEvent
+from bot.model import idea_key
 from bot.replies import Reply, ReplyKind, TurnResult
 from bot.service import TurnConflict
 
@@ -149,6 +151,10 @@ class TeamsAdapter:
                 result = await self._service.handle_message(event, route)
             elif isinstance(event, FormEvent):
                 result = await self._service.handle_form(event, route)
+                if inbound.replace_when_saved is not None and result.changed_ideas:
+                    await self._service.queue_reply(
+                        event.user, inbound.replace_when_saved,
+                        texts.form_sent(idea_key(result.changed_ideas[0])))
             elif isinstance(event, DecisionEvent):
                 result = await self._service.handle_decision(event, route)
             else:

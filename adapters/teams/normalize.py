@@ -31,7 +31,7 @@ from bot.events import (
     UserRef,
 )
 from bot.replies import PROBLEMS, ReplyKind
-from bot.targets import Route, ToReference, ToUser
+from bot.targets import InPlace, Route, ToReference, ToUser
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ class Inbound:
 
     event: Event
     route: Route | None = None
+    replace_when_saved: InPlace | None = None
+    """A capture form's own message: once its idea is saved it says so instead (so the form
+    cannot be sent twice)."""
 
 
 Normalizer = Callable[[Activity], list[Inbound]]
@@ -116,8 +119,11 @@ def _card_action(activity: Activity, user: UserRef, value: Mapping[str, Any],
     if action == "capture":
         values = {k: str(v) for k, v in value.items() if k in FORM_FIELDS}
         # A form's problems are shown on the form itself, not as a separate message.
+        form = (InPlace(reference_of(activity), activity.reply_to_id)
+                if activity.reply_to_id else None)
         return Inbound(FormEvent(_event_id(activity), user, values, place),
-                       Route(ToReference(here), skip=frozenset({ReplyKind.FORM_ERROR})))
+                       Route(ToReference(here), skip=frozenset({ReplyKind.FORM_ERROR})),
+                       replace_when_saved=form)
     if action in {"approve", "reject"}:
         try:
             idea_id: int | None = int(str(value.get("idea_id")))

@@ -34,7 +34,7 @@ from bot.digest import DigestView
 from bot.events import PostRef
 from bot.model import Idea
 from bot.replies import Reply, ReplyKind
-from bot.targets import Target, ToReference
+from bot.targets import InPlace, Target, ToReference
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,14 @@ class TeamsSender:
         activity = (card_activity(form_card(dict(reply.fields),
                                             reply.text.split("\n") if reply.text else None))
                     if reply.kind == ReplyKind.FORM else reply_activity(reply))
+        if isinstance(to, InPlace):
+            activity.id = to.message_id
+
+            async def replace(turn_context: TurnContext) -> None:
+                await turn_context.update_activity(activity)
+
+            await self._continue(to.reference, replace)
+            return
         await self._send(_reference(to), activity)
 
     async def post_idea(self, channel: IdeasChannel, idea: Idea) -> PostRef | None:

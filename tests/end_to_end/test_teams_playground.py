@@ -205,10 +205,16 @@ async def test_the_channel_sees_the_form_the_idea_card_and_decisions(page: Any) 
     values = [await inputs.nth(i).input_value() for i in range(await inputs.count())]
     assert "the printer jams daily" in values and "ops" in values  # prefilled, #ops as area
     await teams.shot("form")
+    await form.get_by_label("Standard", exact=False).fill("Paper tray filled by hand")
+    await form.get_by_label("Proposal", exact=False).fill("A second tray")
+    await form.get_by_role("button", name="Submit idea").click()
+    await teams.seen("This form was sent: the idea is KZ-1.", THREAD)
+    assert await page.locator(CARD).filter(has_text="Share a kaizen idea").count() == 0
+    await teams.shot("form-sent")
 
     await teams.mention("kaizen standard: paper tray by hand; problem: jams daily; "
-                        "proposal: a second tray #ops", "saved as KZ-1")
-    card = await teams.seen("KZ-1 · submitted", CARD)
+                        "proposal: a second tray #ops", "saved as KZ-2")
+    card = await teams.seen("KZ-2 · submitted", CARD)
     rows = [line for line in (await card.inner_text()).splitlines() if line.strip()]
     # Each fact's label sits with its own value.
     for label, value in (("Area", "ops"), ("Status", "submitted"), ("Support", "0")):
@@ -216,7 +222,7 @@ async def test_the_channel_sees_the_form_the_idea_card_and_decisions(page: Any) 
         assert rows[index + 1] == value, rows
     await teams.shot("idea-card")
     await card.get_by_role("button", name="Approve").click()
-    await teams.seen("KZ-1 · approved", CARD)  # the card itself shows the decision
+    await teams.seen("KZ-2 · approved", CARD)  # the card itself shows the decision
     await teams.shot("approved")
     # The decider hears back privately, in their own chat with the bot.
     await page.get_by_text("Personal Chat", exact=True).first.click()

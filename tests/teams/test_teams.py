@@ -94,10 +94,15 @@ async def test_mention_without_all_labels_replies_with_a_form_and_the_submit_cap
     complete = {"kaizen": "capture", "standard": "Changeover by hand",
                 "problem": "problem: 40 minutes", "proposal": "SMED: prepare dies offline",
                 "area": "Operations", "process": "Die changeover"}
-    await teams.submit(complete, id="submit-1")
-    await teams.submit(complete, id="submit-1")  # the same submit delivered twice
+    await teams.submit(complete, id="submit-1", replyToId="form-message-1")
+    await teams.submit(complete, id="submit-1", replyToId="form-message-1")  # delivered twice
     await teams.wait_for(lambda: len(teams.cards()) >= 3)
     await teams.idle()
+    # The sent form is replaced by what became of it: it cannot be sent a second time.
+    replaced = [s for s in teams.fake.ok() if s.method == "PUT"
+                and s.activity_id == "form-message-1"]
+    assert len(replaced) == 1 and "This form was sent: the idea is KZ-1." in replaced[0].text
+    assert not replaced[0].card
     [idea] = await all_ideas(teams.runtime)
     assert (idea.problem, idea.area, idea.process) == ("problem: 40 minutes", "operations",
                                                        "Die changeover")
