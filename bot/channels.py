@@ -8,6 +8,8 @@ from bot.replies import Reply, ReplyKind
 from bot.turn import Turn
 
 IDEAS = "ideas"
+BACKLOG_POSTED = 50
+"""Open ideas from before the channel was chosen that are posted when it is (the newest)."""
 
 
 def stored_reference(place: Place) -> dict[str, object] | None:
@@ -37,5 +39,15 @@ async def ideas_channel(turn: Turn) -> list[Reply]:
     )
     await turn.uow.idea_events.add(None, turn.person.id, "set_ideas_channel", None, None,
                                    turn.channel, turn.now, via="command")
-    return [Reply("From now on, new ideas are posted in this channel. Managers approve them "
-                  "by reacting.", kind=ReplyKind.DONE)]
+    # Ideas shared before any channel was chosen are posted now, not left unseen.
+    waiting, total = await turn.uow.ideas.open_unposted(turn.user.platform,
+                                                         turn.user.workspace, BACKLOG_POSTED)
+    for idea_id in waiting:
+        turn.changed(idea_id)
+    text = ("From now on, new ideas are posted in this channel. Managers approve them by "
+            "reacting.")
+    if total:
+        some = (f"the newest {len(waiting)} of the {total} open ideas" if total > len(waiting)
+                else f"the {total} open idea{'s' * (total != 1)}")
+        text += f" I'm also posting {some} shared before a channel was chosen."
+    return [Reply(text, kind=ReplyKind.DONE)]

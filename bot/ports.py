@@ -71,6 +71,12 @@ class Ideas(Protocol):
 
     async def recent_by_author(self, author_id: int, limit: int) -> list[Idea]: ...
 
+    async def open_unposted(self, platform: str, workspace: str, limit: int
+                            ) -> tuple[list[int], int]:
+        """Open ideas not posted on ``platform`` yet: the newest ``limit`` ids, oldest
+        first, and how many there are in all."""
+        ...
+
     async def transition(
         self,
         idea_id: int,

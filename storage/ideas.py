@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.lifecycle import OPEN_STATUSES
 from bot.model import Idea, IdeaEvent, NewIdea
 from storage.dialect import affected, dialect_insert, insert_ignoring_conflicts, utc_hour
 from storage.models import (
@@ -152,6 +153,24 @@ class SqlIdeas:
             return None, None
         *idea, channel, message_id = found
         return idea_from_row(*idea), (channel, message_id) if message_id is not None else None
+
+    async def open_unposted(self, platform: str, workspace: str, limit: int
+                            ) -> tuple[builtins.list[int], int]:
+        """Open ideas of the workspace not posted on ``platform`` yet: the newest ``limit``
+        ids, oldest first, and how many there are in all."""
+        unposted = (
+            select(IdeaRow.id)
+            .outerjoin(IdeaPostRow, and_(IdeaPostRow.idea_id == IdeaRow.id,
+                                         IdeaPostRow.platform == platform))
+            .where(IdeaRow.platform == platform, IdeaRow.workspace == workspace,
+                   IdeaRow.status.in_([str(s) for s in OPEN_STATUSES]),
+                   IdeaPostRow.id.is_(None))
+        )
+        total = int(await self._session.scalar(
+            select(func.count()).select_from(unposted.subquery())) or 0)
+        newest = (await self._session.scalars(
+            unposted.order_by(IdeaRow.id.desc()).limit(limit))).all()
+        return sorted(newest), total
 
     async def recent_by_author(self, author_id: int, limit: int) -> list[Idea]:
         rows = await self._session.execute(

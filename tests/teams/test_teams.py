@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage.models import IdeaPostRow
 from tests.conftest import all_ideas, get_idea
@@ -225,3 +225,20 @@ async def test_a_private_draft_stays_in_the_personal_chat(teams: TeamsDriver) ->
     await teams.wait_for(lambda: any("secret room 4" in t for t in teams.texts()[2:]))
     await teams.idle()
     assert not any("secret room 4" in s.text for s in teams.fake.to(CHANNEL))
+
+
+async def test_ideas_shared_before_the_channel_was_chosen_are_posted_then(
+        teams: TeamsDriver) -> None:
+    await teams.personal("kaizen standard: by hand; problem: slow; proposal: a jig")
+    await teams.personal("kaizen standard: paper; problem: lost; proposal: scan it",
+                         id="second")
+    await teams.wait_for(lambda: any("saved as KZ-2" in t for t in teams.texts()))
+    await teams.idle()
+    assert teams.cards() == []  # nowhere to post them yet
+    assert await teams.channel("ideas here", user=TEAMS_MANAGER) == 201
+    await teams.wait_for(lambda: len(teams.cards()) == 2)
+    assert any("posting the 2 open ideas shared before" in s.text
+               for s in teams.fake.to(CHANNEL))
+    await teams.idle()
+    async with teams.runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(IdeaPostRow)) == 2
