@@ -149,3 +149,28 @@ async def test_trend_from_hourly_tallies_matches_counting_in_any_zone(
         assert facts.silent_areas == [], zone  # both areas were heard from this week
     only_late = await _facts(runtime, clock, ("late",), zone="Europe/Berlin")
     assert only_late.trend[-2:] == [0, 1]
+
+
+async def test_the_period_counts_where_each_idea_ended_up(
+        runtime: Runtime, clock: Clock, make_chat) -> None:  # type: ignore[no-untyped-def]
+    """A retracted approval is no approval, an approval repeated is one, and an idea shared
+    and withdrawn again is no new idea."""
+    ana = make_chat("U_ANA")
+    manager: Chat = make_chat(MANAGER)
+    clock.advance(hours=-5)
+    for n in range(3):
+        await ana.say(f"/kaizen standard: s; problem: p{n}; proposal: idea {n}")  # KZ-1..3
+    await manager.react(1, "white_check_mark")
+    clock.advance(hours=1)
+    await manager.react(1, "white_check_mark", added=False)  # KZ-1: approved, then not
+    await manager.react(2, "white_check_mark")
+    await manager.react(2, "white_check_mark", added=False)
+    await manager.react(2, "white_check_mark")  # KZ-2: approved, un-approved, approved
+    await ana.say("/kaizen withdraw KZ-3")  # KZ-3: shared and withdrawn the same day
+    clock.advance(hours=1)
+
+    facts = await _facts(runtime, clock)
+    assert [i.key for i in facts.approved] == ["KZ-2"] and facts.total("approved") == 1
+    assert [i.key for i in facts.waiting] == ["KZ-1"]
+    assert [i.key for i in facts.captured] == ["KZ-1", "KZ-2"]
+    assert facts.total("captured") == 2 and facts.contributors == 1
