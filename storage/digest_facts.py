@@ -192,7 +192,7 @@ class SqlDigestFacts:
             .order_by(IdeaEventRow.id))).all()
         last: dict[int, tuple[str, str | None]] = {}
         for idea_id, status, reason in changes:
-            if idea_id is not None:
+            if idea_id is not None and status is not None:
                 last.pop(idea_id, None)  # re-inserted: ordered by each idea's last change
                 last[idea_id] = (status, reason)
         events = [(idea_id, status, reason) for idea_id, (status, reason) in last.items()]
