@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -156,17 +157,30 @@ def _classified(error: Exception, reference: ConversationReference) -> Exception
     return error
 
 
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def _with_code(text: str) -> str:
+    """``text`` for Teams with each `…` span as inline code (what Slack shows for it), the
+    rest literal."""
+    parts = _CODE.split(text)
+    return "".join(f"<code>{teams_text(part)}</code>" if index % 2 else teams_text(part)
+                   for index, part in enumerate(parts))
+
+
 def card_activity(card: Card) -> Activity:
     return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
 def reply_activity(reply: Reply) -> Activity:
-    """A core reply as a Teams HTML message in which every character shows literally (see
-    :func:`teams_text`); quick answers become suggested actions."""
-    lines = [reply.text]
-    for label, value in reply.fields:
-        lines.append(f"{label}: {value}" if label else value)
-    text = teams_text("\n\n".join(lines))
+    """A core reply as a Teams HTML message in which every character of people's words shows
+    literally (see :func:`teams_text`): our `command` hints in the text are code, as in Slack;
+    each field is a line with its label in bold; quick answers become suggested actions."""
+    text = _with_code(reply.text)
+    facts = [f"<b>{teams_text(label)}</b>: {teams_text(value)}" if label else teams_text(value)
+             for label, value in reply.fields]
+    if facts:
+        text += "<br><br>" + "<br>".join(facts)
     if reply.link:  # our own address: the one live link a message may carry
         label, url = reply.link
         text += f'<br><br><a href="{html.escape(url, quote=True)}">{teams_text(label)}</a>'

@@ -171,10 +171,13 @@ async def _lines(element: Any) -> list[str]:
 async def test_a_capture_in_the_personal_chat_reads_right(page: Any) -> None:
     teams = Teams(page)
     await page.get_by_text("Personal Chat", exact=True).first.click()
-    help_text = await _lines(await teams.say("help", "Managers and admins"))
-    # One line per command, not one run-on paragraph; no markdown shows raw.
+    help_message = await teams.say("help", "Managers and admins")
+    help_text = await _lines(help_message)
+    # One line per command, not one run-on paragraph; no markdown or backtick shows raw, and
+    # our command hints (`none`, `off`) are code.
     assert len([line for line in help_text if line.startswith("•")]) >= 15
-    assert not any("**" in line for line in help_text)
+    assert not any("**" in line or "`" in line for line in help_text)
+    assert await help_message.locator("code").count() >= 3
     await teams.shot("help")
 
     await teams.say("kaizen", "Question 1 of 3")
@@ -182,7 +185,10 @@ async def test_a_capture_in_the_personal_chat_reads_right(page: Any) -> None:
     await teams.say("It takes *15 minutes* per claim, see [the form](http://evil.example)",
                     "Question 3 of 3")
     saved = await teams.say("Approve claims in the app", "saved as KZ-1")
-    assert "saved as KZ-1" in " ".join(await _lines(saved))
+    saved_lines = await _lines(saved)
+    assert "Problem: It takes *15 minutes* per claim, see [the form](http://evil.example)" in (
+        saved_lines)  # each answer on its own line, label beside it, as typed
+    assert not any("`" in line for line in saved_lines)
     mine = await _lines(await teams.say("mine", "Your last 1 idea"))
     assert any(line.startswith("KZ-1") for line in mine), mine
     shown = await _lines(await teams.say("show KZ-1", "Problem"))
