@@ -127,7 +127,7 @@ async def test_teams_people_are_configured_by_their_entra_object_id(
     finally:
         await first.client.close()
     said = next(t for t in first.texts(PERSONAL) if "Your identity" in t)
-    assert f"Your identity: teams:{aad}" in said and "role is member" in said
+    assert f"<b>Your identity</b>: teams:{aad}" in said and "role is member" in said
 
     second = await session([f"teams:{aad}"])
     try:
