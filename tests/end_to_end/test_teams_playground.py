@@ -78,7 +78,19 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture
-def playground_url(tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[str]:
+def serve_env(tmp_path: Path, migrated_templates: MigratedTemplates) -> dict[str, str]:
+    """The environment of the bot under test (a fresh migrated SQLite database)."""
+    database = tmp_path / "kaizen.db"
+    shutil.copyfile(migrated_templates.get("sqlite"), database)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
+    env.update(DATABASE_URL=f"sqlite:///{database}", KAIZEN_TEAMS_LOCAL="true",
+               KAIZEN_MANAGERS=PLAYGROUND_USER, KAIZEN_SECRET_KEY="k" * 40,
+               TEAMSAPPTESTER_BROWSER="none")
+    return env
+
+
+@pytest.fixture
+def playground_url(serve_env: dict[str, str]) -> Iterator[str]:
     """``kaizen serve`` (local mode, a fresh migrated SQLite database) and the Playground
     pointed at it; the Playground's address."""
     missing = _missing()
@@ -86,13 +98,8 @@ def playground_url(tmp_path: Path, migrated_templates: MigratedTemplates) -> Ite
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the Teams renderer test: {missing}")
         pytest.skip(missing)
-    database = tmp_path / "kaizen.db"
-    shutil.copyfile(migrated_templates.get("sqlite"), database)
     bot_port, ui_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
-    env.update(DATABASE_URL=f"sqlite:///{database}", KAIZEN_TEAMS_LOCAL="true",
-               KAIZEN_MANAGERS=PLAYGROUND_USER, KAIZEN_SECRET_KEY="k" * 40,
-               TEAMSAPPTESTER_BROWSER="none")
+    env = serve_env
     server = subprocess.Popen(
         [KAIZEN, "serve", "--host", "127.0.0.1", "--port", str(bot_port), "--no-scheduler"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -141,14 +148,15 @@ class Teams:
         await self.page.keyboard.press("Enter")
         return await self.seen(expect)
 
-    async def mention(self, text: str, expect: str) -> Any:
-        """``@Test Bot text`` posted in the open channel (the mention picked from the menu)."""
+    async def mention(self, text: str, expect: str | None) -> Any:
+        """``@Test Bot text`` posted in the open channel (the mention picked from the menu);
+        the thread showing ``expect``, if given."""
         await self.page.locator(COMPOSE).first.click()
         await self.page.keyboard.type("@")
         await self.page.locator("[role=menuitem]").filter(has_text="Test Bot").first.click()
         await self.page.keyboard.type(" " + text)
         await self.page.get_by_role("button", name="Post").click()
-        return await self.seen(expect, THREAD)
+        return await self.seen(expect, THREAD) if expect is not None else None
 
     async def seen(self, expect: str, where: str = MESSAGE) -> Any:
         """The newest bot message (text or card) showing ``expect``: only the conversation
@@ -230,6 +238,50 @@ async def test_the_channel_sees_the_form_the_idea_card_and_decisions(page: Any) 
     await card.get_by_role("button", name="Approve").click()
     await teams.seen("KZ-2 · approved", CARD)  # the card itself shows the decision
     await teams.shot("approved")
+    # Rejecting needs a reason, which the card asks for and shows.
+    card = await teams.seen("KZ-2 · approved", CARD)
+    await card.get_by_role("button", name="Reject").click()
+    await card.get_by_label("Why?", exact=False).fill("Not *this* quarter, see http://x.example")
+    await card.get_by_role("button", name="Reject").last.click()
+    rejected = await teams.seen("KZ-2 · rejected", CARD)
+    assert "Not *this* quarter, see http://x.example" in (await rejected.inner_text()).replace(
+        "\u200b", "")
+    assert await rejected.locator("a").count() == 0
+    await teams.shot("rejected")
     # The decider hears back privately, in their own chat with the bot.
     await page.get_by_text("Personal Chat", exact=True).first.click()
     await teams.seen("is now approved")
+    await teams.seen("is now rejected")
+
+
+async def test_a_private_draft_stays_private_and_the_digest_is_a_card(
+        page: Any, serve_env: dict[str, str]) -> None:
+    teams = Teams(page)
+    await page.get_by_text("General", exact=True).first.click()
+    await teams.mention("digest here 00:00 UTC daily", "stand-up digest")
+    await teams.mention("kaizen standard: by hand; problem: slow; proposal: a *bold* jig #ops",
+                        "saved as KZ-1")
+    await page.get_by_text("Personal Chat", exact=True).first.click()
+    await teams.say("kaizen", "Question 1 of 3")
+    await teams.say("Stock is counted on paper in aisle 7", "Question 2 of 3")
+    await page.get_by_text("General", exact=True).first.click()
+    await teams.mention("kaizen back", None)
+    await page.get_by_text("Personal Chat", exact=True).first.click()
+    await teams.seen("Your answer so far: Stock is counted")  # where it belongs
+    await teams.shot("private-draft")
+    await page.get_by_text("General", exact=True).first.click()
+    await page.locator(THREAD).filter(has_text="kaizen back").first.wait_for()
+    channel = await page.locator(THREAD).all_inner_texts()
+    assert not any("aisle 7" in text for text in channel)
+
+    # Today's digest, queued from the CLI and posted by the running server.
+    posted = subprocess.run([KAIZEN, "digest"], env=serve_env, capture_output=True, text=True,
+                            timeout=60)
+    assert posted.returncode == 0, posted.stderr
+    await page.get_by_text("General", exact=True).first.click()
+    digest = await teams.seen("stand-up", CARD)
+    lines = [line.strip() for line in (await digest.inner_text()).splitlines() if line.strip()]
+    assert lines and "kaizen" in lines[0].lower()
+    assert any("KZ-1" in line and "a *bold* jig" in line for line in lines), lines
+    assert await digest.locator("em, strong, a").count() == 0  # "*bold*" stays as typed
+    await teams.shot("digest")
