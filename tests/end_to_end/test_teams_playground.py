@@ -9,10 +9,13 @@ CI=true, where a missing piece is a failure; elsewhere it is skipped, saying how
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -165,6 +168,33 @@ class Teams:
         await found.wait_for(state="visible", timeout=20_000)
         return found
 
+    async def react(self, database: str, idea_id: int, reaction: str = "like") -> None:
+        """A reaction on an idea's card, sent through the Playground's "Mock an Activity →
+        Custom activity" (its channel view has no reaction buttons)."""
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            channel, message_id, tenant = db.execute(
+                "SELECT p.channel, p.message_id, i.workspace FROM idea_posts p "
+                "JOIN ideas i ON i.id = p.idea_id WHERE p.idea_id = ?", (idea_id,)).fetchone()
+        port = self.page.url.split(":")[2].split("/")[0]
+        activity = {
+            "type": "messageReaction", "channelId": "msteams", "id": f"reaction-{idea_id}",
+            "serviceUrl": f"http://localhost:{port}/_connector", "replyToId": message_id,
+            "reactionsAdded": [{"type": reaction}],
+            "from": {"id": "user-id-0", "name": "Alex Wilber",
+                     "aadObjectId": PLAYGROUND_USER.split(":", 1)[1]},
+            "recipient": {"id": "00000000-0000-0000-0000-00000000011", "name": "Test Bot"},
+            "conversation": {"id": channel, "conversationType": "channel", "tenantId": tenant},
+            "channelData": {"tenant": {"id": tenant}},
+        }
+        await self.page.get_by_text("Mock an Activity").click()
+        await self.page.locator("[role=menuitem]").filter(has_text="Custom activity").click()
+        await self.page.locator(".monaco-editor").first.click()
+        await self.page.keyboard.press("Control+A")
+        await self.page.keyboard.press("Delete")
+        # One line: the editor's auto-indent and auto-close would garble several.
+        await self.page.keyboard.insert_text(json.dumps(activity))
+        await self.page.get_by_role("button", name="Send activity").click()
+
     async def shot(self, name: str) -> None:
         OUTPUT.mkdir(exist_ok=True)
         await self.page.screenshot(path=str(OUTPUT / f"teams-{name}.png"), full_page=True)
@@ -209,7 +239,8 @@ async def test_a_capture_in_the_personal_chat_reads_right(page: Any) -> None:
     await teams.shot("capture")
 
 
-async def test_the_channel_sees_the_form_the_idea_card_and_decisions(page: Any) -> None:
+async def test_the_channel_sees_the_form_the_idea_card_and_decisions(
+        page: Any, serve_env: dict[str, str]) -> None:
     teams = Teams(page)
     await page.get_by_text("General", exact=True).first.click()
     await teams.mention("ideas here", "posted in this channel")
@@ -235,8 +266,12 @@ async def test_the_channel_sees_the_form_the_idea_card_and_decisions(page: Any) 
         index = rows.index(label)
         assert rows[index + 1] == value, rows
     await teams.shot("idea-card")
-    await card.get_by_role("button", name="Approve").click()
-    await teams.seen("KZ-2 · approved", CARD)  # the card itself shows the decision
+    await (await teams.seen("KZ-1 · submitted", CARD)).get_by_role(
+        "button", name="Approve").click()
+    await teams.seen("KZ-1 · approved", CARD)  # the card itself shows the decision
+    # A manager's 👍 on the card approves too.
+    await teams.react(serve_env["DATABASE_URL"].removeprefix("sqlite:///"), 2)
+    await teams.seen("KZ-2 · approved", CARD)
     await teams.shot("approved")
     # Rejecting needs a reason, which the card asks for and shows.
     card = await teams.seen("KZ-2 · approved", CARD)
