@@ -168,7 +168,8 @@ class Teams:
         await found.wait_for(state="visible", timeout=20_000)
         return found
 
-    async def react(self, database: str, idea_id: int, reaction: str = "like") -> None:
+    async def react(self, database: str, idea_id: int, reaction: str = "like",
+                    added: bool = True) -> None:
         """A reaction on an idea's card, sent through the Playground's "Mock an Activity →
         Custom activity" (its channel view has no reaction buttons)."""
         with contextlib.closing(sqlite3.connect(database)) as db:
@@ -177,9 +178,10 @@ class Teams:
                 "JOIN ideas i ON i.id = p.idea_id WHERE p.idea_id = ?", (idea_id,)).fetchone()
         port = self.page.url.split(":")[2].split("/")[0]
         activity = {
-            "type": "messageReaction", "channelId": "msteams", "id": f"reaction-{idea_id}",
+            "type": "messageReaction", "channelId": "msteams",
+            "id": f"reaction-{idea_id}-{time.monotonic_ns()}",
             "serviceUrl": f"http://localhost:{port}/_connector", "replyToId": message_id,
-            "reactionsAdded": [{"type": reaction}],
+            "reactionsAdded" if added else "reactionsRemoved": [{"type": reaction}],
             "from": {"id": "user-id-0", "name": "Alex Wilber",
                      "aadObjectId": PLAYGROUND_USER.split(":", 1)[1]},
             "recipient": {"id": "00000000-0000-0000-0000-00000000011", "name": "Test Bot"},
@@ -219,7 +221,8 @@ async def test_a_capture_in_the_personal_chat_reads_right(page: Any) -> None:
     await teams.shot("help")
 
     await teams.say("kaizen", "Question 1 of 3")
-    await teams.say("Claims are printed and signed by hand", "Question 2 of 3")
+    await teams.say("Claims are printed and signed by hand. process: Expense claims",
+                    "Question 2 of 3")
     await teams.say("It takes *15 minutes* per claim, see [the form](http://evil.example)",
                     "Question 3 of 3")
     saved = await teams.say("Approve claims in the app", "saved as KZ-1")
@@ -236,6 +239,7 @@ async def test_a_capture_in_the_personal_chat_reads_right(page: Any) -> None:
     links = page.locator(MESSAGE).locator("a[href*='evil.example']")
     assert await links.count() == 0, [await links.nth(i).inner_text()
                                       for i in range(await links.count())]
+    assert "Process: Expense claims" in shown  # a process: label after the standard
     await teams.shot("capture")
 
 
@@ -309,6 +313,22 @@ async def test_a_private_draft_stays_private_and_the_digest_is_a_card(
     channel = await page.locator(THREAD).all_inner_texts()
     assert not any("aisle 7" in text for text in channel)
 
+    # Shared and withdrawn, approved and taken back: neither is news in the digest.
+    await page.get_by_text("Personal Chat", exact=True).first.click()
+    await teams.say("cancel", "dropped")  # (the private draft above)
+    await teams.say("kaizen standard: s; problem: p; proposal: never mind", "saved as KZ-2")
+    await teams.say("withdraw KZ-2", "withdrawn")
+    await teams.say("kaizen standard: s; problem: p; proposal: maybe later", "saved as KZ-3")
+    await page.get_by_text("General", exact=True).first.click()
+    # Choosing the ideas channel posts the open ideas shared before (KZ-1 and KZ-3).
+    await teams.mention("ideas here", "2 open ideas shared before")
+    await teams.seen("KZ-1 · submitted", CARD)
+    await teams.seen("KZ-3 · submitted", CARD)
+    database = serve_env["DATABASE_URL"].removeprefix("sqlite:///")
+    await teams.react(database, 3)
+    await teams.seen("KZ-3 · approved", CARD)
+    await teams.react(database, 3, added=False)
+    await teams.seen("KZ-3 · submitted", CARD)
     # Today's digest, queued from the CLI and posted by the running server.
     posted = subprocess.run([KAIZEN, "digest"], env=serve_env, capture_output=True, text=True,
                             timeout=60)
@@ -318,5 +338,8 @@ async def test_a_private_draft_stays_private_and_the_digest_is_a_card(
     lines = [line.strip() for line in (await digest.inner_text()).splitlines() if line.strip()]
     assert lines and "kaizen" in lines[0].lower()
     assert any("KZ-1" in line and "a *bold* jig" in line for line in lines), lines
+    assert not any("KZ-2" in line for line in lines)  # withdrawn: not a new idea
+    assert not any(line.startswith("Approved") for line in lines)  # taken back
+    assert "Waiting for a decision (2)" in lines
     assert await digest.locator("em, strong, a").count() == 0  # "*bold*" stays as typed
     await teams.shot("digest")
