@@ -28,7 +28,7 @@ from adapters.teams.sender import TeamsSender, reply_activity
 from adapters.teams.text import tenant_of
 from adapters.teams.trust import tenant_allowed, token_without_expiry
 from bot import texts
-from bot.events import ConversationEvent, DecisionEvent, FormEvent, MessageEvent
+from bot.events import ConversationEvent, DecisionEvent, FormEvent, MessageEvent, PostRef
 from bot.model import idea_key
 from bot.replies import Reply, ReplyKind, TurnResult
 from bot.service import TurnConflict
@@ -151,10 +151,11 @@ class TeamsAdapter:
                 result = await self._service.handle_message(event, route)
             elif isinstance(event, FormEvent):
                 result = await self._service.handle_form(event, route)
-                if inbound.replace_when_saved is not None and result.changed_ideas:
+                form = inbound.replace_when_saved
+                if form is not None and result.changed_ideas and await self._not_an_idea_post(
+                        event.place.channel_id, form.message_id):
                     await self._service.queue_reply(
-                        event.user, inbound.replace_when_saved,
-                        texts.form_sent(idea_key(result.changed_ideas[0])))
+                        event.user, form, texts.form_sent(idea_key(result.changed_ideas[0])))
             elif isinstance(event, DecisionEvent):
                 result = await self._service.handle_decision(event, route)
             else:
@@ -165,6 +166,12 @@ class TeamsAdapter:
                                                 Reply(BUSY_TEXT, kind=ReplyKind.ERROR))
             return
         await self._answer_if_storage_failed(turn_context, result)
+
+    async def _not_an_idea_post(self, channel: str | None, message_id: str) -> bool:
+        """A submit names the message it came from; only a form is replaced, never an idea's
+        card (a crafted submit could name one)."""
+        return channel is None or await self._service.idea_of_post(
+            PLATFORM, PostRef(channel, message_id)) is None
 
     @staticmethod
     async def _answer_if_storage_failed(turn_context: TurnContext, result: TurnResult) -> None:

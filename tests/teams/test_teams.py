@@ -242,3 +242,16 @@ async def test_ideas_shared_before_the_channel_was_chosen_are_posted_then(
     await teams.idle()
     async with teams.runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(IdeaPostRow)) == 2
+
+
+async def test_a_submit_naming_an_idea_card_never_replaces_it(teams: TeamsDriver) -> None:
+    """Only the form a submit came from is replaced: a crafted submit naming an idea's card
+    saves its idea and leaves that card alone."""
+    card_id = await capture_in_channel(teams)
+    await teams.idle()
+    complete = {"kaizen": "capture", "standard": "a", "problem": "b", "proposal": "c"}
+    await teams.submit(complete, id="crafted", replyToId=card_id)
+    await teams.wait_for(lambda: len(teams.cards()) == 2)  # KZ-2 posted
+    await teams.idle()
+    assert len(await all_ideas(teams.runtime)) == 2
+    assert not any("This form was sent" in s.text for s in teams.fake.ok())
