@@ -27,6 +27,22 @@ async def deliver(teams: TeamsDriver) -> None:
     await teams.idle()
 
 
+async def ideas_channel_and_an_idea(teams: TeamsDriver) -> dict[str, Any]:
+    """The ideas channel chosen (and the bot installed there), and KZ-1 saved with nothing
+    queued; the channel's reference."""
+    reference = channel_reference(teams)
+    async with teams.runtime.unit_of_work() as uow:
+        await uow.channels.set(ChannelConfig("teams", TENANT, "ideas", CHANNEL,
+                                             {"reference": reference}), None, utcnow())
+        await uow.conversation_refs.save("teams", TENANT, "channel", CHANNEL, reference,
+                                         utcnow())
+        await uow.commit()
+    await teams.runtime.service.handle_message(MessageEvent(
+        "evt-1", UserRef("teams", TENANT, MEGAN, "Megan"),
+        "/kaizen standard: by hand; problem: slow; proposal: a jig", Place("a:1", True)))
+    return reference
+
+
 async def statuses(teams: TeamsDriver) -> dict[str, int]:
     async with teams.runtime.unit_of_work() as uow:
         return await uow.outbox.counts("teams")
@@ -51,16 +67,7 @@ async def test_a_form_card_queued_by_the_previous_version_is_still_sent(
 
 
 async def test_a_403_on_an_idea_post_turns_the_channel_off(teams: TeamsDriver) -> None:
-    reference = channel_reference(teams)
-    async with teams.runtime.unit_of_work() as uow:
-        await uow.channels.set(ChannelConfig("teams", TENANT, "ideas", CHANNEL,
-                                             {"reference": reference}), None, utcnow())
-        await uow.conversation_refs.save("teams", TENANT, "channel", CHANNEL, reference,
-                                         utcnow())
-        await uow.commit()
-    await teams.runtime.service.handle_message(MessageEvent(
-        "evt-1", UserRef("teams", TENANT, MEGAN, "Megan"),
-        "/kaizen standard: by hand; problem: slow; proposal: a jig", Place("a:1", True)))
+    reference = await ideas_channel_and_an_idea(teams)
     teams.fake.fail_next(403)
     async with teams.runtime.unit_of_work() as uow:
         await uow.outbox.queue("teams", [RefreshIdea(TENANT, 1)], utcnow())
@@ -99,16 +106,7 @@ async def test_a_403_on_the_fallback_turns_off_that_channel_not_the_person(
 
 async def test_a_deleted_idea_card_is_gone_and_the_channel_stays_on(teams: TeamsDriver) -> None:
     """A 404 on updating the card means the message was deleted, not that the bot left."""
-    reference = channel_reference(teams)
-    async with teams.runtime.unit_of_work() as uow:
-        await uow.channels.set(ChannelConfig("teams", TENANT, "ideas", CHANNEL,
-                                             {"reference": reference}), None, utcnow())
-        await uow.conversation_refs.save("teams", TENANT, "channel", CHANNEL, reference,
-                                         utcnow())
-        await uow.commit()
-    await teams.runtime.service.handle_message(MessageEvent(
-        "evt-1", UserRef("teams", TENANT, MEGAN, "Megan"),
-        "/kaizen standard: by hand; problem: slow; proposal: a jig", Place("a:1", True)))
+    reference = await ideas_channel_and_an_idea(teams)
     async with teams.runtime.unit_of_work() as uow:
         await uow.idea_posts.save(1, "teams", CHANNEL, "1700000000001", utcnow())
         await uow.commit()
