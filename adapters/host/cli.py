@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import sys
@@ -177,11 +178,53 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = build_app(runtime, scheduler=not args.no_scheduler)
     first_run_sign_in(app)
     # The access log writes paths without query strings: /login?token=… never reaches it.
-    web.run_app(app, host=host, port=port, print=None, **server_logging())
+    try:
+        web.run_app(app, host=host, port=port, print=None, **server_logging())
+    except OSError as exc:
+        if exc.errno not in {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}:
+            raise
+        what, why = {errno.EADDRINUSE: ("port", "is already in use (another server?)"),
+                     errno.EACCES: ("port", "needs privileges this user does not have"),
+                     errno.EADDRNOTAVAIL: ("host", "is not an address of this machine")
+                     }[exc.errno]
+        print(f"kaizen: cannot serve on {host}:{port}: that {what} {why}; choose another with "
+              "--port / KAIZEN_PORT (or --host / KAIZEN_HOST)", file=sys.stderr)
+        return 2
     return 0
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        return _db_command(args, settings)
+    except Exception as exc:  # the driver's many ways of saying "no": one line that says which
+        print(f"kaizen: {database_problem(exc, settings.database_url)}", file=sys.stderr)
+        return 2
+
+
+def database_problem(exc: BaseException, url: str) -> str:
+    """What went wrong with the database, in a line an operator can act on."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    text = f"{exc} {exc.__cause__ or ''}"
+    if "password authentication failed" in text or (
+            'role "' in text and "does not exist" in text):
+        return f"the database at {shown} refused the user or password: fix DATABASE_URL"
+    if "does not exist" in text and parsed.database:
+        return (f"database {parsed.database!r} does not exist on {parsed.host or 'localhost'}: "
+                f"create it (e.g. `createdb {parsed.database}`) or fix DATABASE_URL")
+    if "unable to open database file" in text:
+        return (f"cannot open the SQLite file of {shown}: does its folder exist and may this "
+                "user write there? (DATABASE_URL)")
+    chain = [exc, exc.__cause__, exc.__context__]
+    if any(isinstance(e, (ConnectionError, OSError, TimeoutError)) for e in chain if e):
+        return (f"cannot reach the database at {shown} ({type(exc).__name__}): is it running "
+                "and is DATABASE_URL right?")
+    return f"the database at {shown} failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+def _db_command(args: argparse.Namespace, settings: Settings) -> int:
     from storage import migrate
 
     if args.db_command == "upgrade":

@@ -28,6 +28,9 @@ _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 BOARD_WORKSPACE_FORM = "KAIZEN_BOARD_WORKSPACE must be platform:id, e.g. slack:T0123ABCD"
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
     """Environment variables of DESIGN.md section 1 (names are matched case-insensitively)."""
 
@@ -123,6 +126,33 @@ class Settings(BaseSettings):
                 raise ValueError(identity_problem(entry, variable))
             identities.append(":".join(parsed))
         return identities
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        """A URL we can drive: ``sqlite:///…`` or ``postgresql://…`` (said at start-up, not as
+        a traceback from deep inside SQLAlchemy)."""
+        from sqlalchemy.exc import ArgumentError
+
+        from storage.database import async_database_url
+
+        try:
+            async_database_url(value)
+        except (ValueError, ArgumentError) as exc:
+            if "unsupported" in str(exc):
+                raise ValueError(str(exc).replace("DATABASE_URL ", "")) from exc
+            raise ValueError(
+                f"not a database URL ({value[:40]!r}): use sqlite:///./kaizen.db or "
+                "postgresql://user:password@host:5432/dbname") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("timezone")
     @classmethod

@@ -170,3 +170,51 @@ def test_chat_as_manager_can_decide(cli_env: dict[str, str]) -> None:
     manager = kaizen("chat", "--user", "mia", "--manager", env=cli_env,
                      stdin="/kaizen approve KZ-1\n")
     assert "KZ-1 is now approved" in manager.stdout
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("KAIZEN_LOG_LEVEL", "LOUD", "KAIZEN_LOG_LEVEL: 'LOUD' is not a log level"),
+    ("KAIZEN_PORT", "abc", "KAIZEN_PORT:"),
+    ("DATABASE_URL", "mysql://db/kaizen", "DATABASE_URL: unsupported backend 'mysql'"),
+    ("DATABASE_URL", "notaurl", "DATABASE_URL: not a database URL"),
+    ("DATABASE_URL", "postgresql://postgres@127.0.0.1:9/test",
+     "cannot reach the database at postgresql://postgres@127.0.0.1:9/test"),
+    ("DATABASE_URL", "sqlite:////nonexistent-folder/kaizen.db",
+     "cannot open the SQLite file"),
+])
+def test_setup_mistakes_are_one_line_naming_what_to_fix(
+        cli_env: dict[str, str], variable: str, value: str, says: str) -> None:
+    result = kaizen("db", "upgrade", env={**cli_env, variable: value})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+
+
+def test_a_missing_postgresql_database_says_how_to_create_it(cli_env: dict[str, str]) -> None:
+    base = os.environ.get("KAIZEN_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("needs KAIZEN_TEST_POSTGRES_URL")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base).set(database="kz_no_such_db").render_as_string(hide_password=False)
+    result = kaizen("db", "upgrade", env={**cli_env, "DATABASE_URL": url})
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("kaizen: database 'kz_no_such_db' does not exist on "
+                                     "127.0.0.1: create it (e.g. `createdb kz_no_such_db`) or "
+                                     "fix DATABASE_URL")
+
+
+def test_a_port_in_use_is_one_line_not_a_traceback(cli_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([KAIZEN, "serve", "--host", "127.0.0.1", "--port", str(port),
+                                 "--no-scheduler"], env=cli_env, capture_output=True, text=True,
+                                timeout=60)
+    assert result.returncode == 2
+    assert f"kaizen: cannot serve on 127.0.0.1:{port}: that port is already in use" in (
+        result.stderr)
+    assert "Traceback" not in result.stderr
