@@ -11,6 +11,7 @@ from aiohttp import web
 
 from adapters.host.request_limits import body_limits
 from adapters.host.runtime import DatabaseNotReady, Runtime
+from adapters.host.settings import Settings
 from adapters.web.routes import ACCESS, mount_board
 
 log = logging.getLogger(__name__)
@@ -116,10 +117,30 @@ def _start_scheduler(app: web.Application, runtime: Runtime) -> None:
     log.info("digest scheduler on (platforms: %s)", ", ".join(sorted(platforms)) or "none")
 
 
+def teams_credential_problems(settings: Settings) -> list[str]:
+    """What is missing from a half-made Teams configuration, named (start-up warnings)."""
+    problems = []
+    app_type = (settings.microsoft_app_type or "MultiTenant").lower()
+    if settings.microsoft_app_password and not settings.microsoft_app_id:
+        problems.append("MICROSOFT_APP_PASSWORD is set but MICROSOFT_APP_ID is missing: Teams "
+                        "is not served")
+    if settings.microsoft_app_id and not settings.microsoft_app_password \
+            and app_type != "userassignedmsi":
+        problems.append("MICROSOFT_APP_PASSWORD is missing (MICROSOFT_APP_ID is set): replies "
+                        "to Teams will fail to authenticate")
+    if settings.microsoft_app_id and app_type == "singletenant" \
+            and not settings.microsoft_app_tenant_id:
+        problems.append("MICROSOFT_APP_TENANT_ID is missing (MICROSOFT_APP_TYPE=SingleTenant "
+                        "needs it)")
+    return problems
+
+
 def _mount_teams(app: web.Application, runtime: Runtime) -> None:
     """Teams at ``POST /api/messages``: JWT-validated with an app id; local mode (loopback
     peers only) when ``KAIZEN_TEAMS_LOCAL=true``; otherwise not mounted at all (404)."""
     settings = runtime.settings
+    for problem in teams_credential_problems(settings):
+        log.warning("Microsoft Teams: %s", problem)
     if not settings.teams_enabled:
         log.info("Microsoft Teams: not mounted (set MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD "
                  "and MICROSOFT_APP_TENANT_ID to serve Teams, or KAIZEN_TEAMS_LOCAL=true to try "
@@ -157,8 +178,15 @@ def _mount_slack(app: web.Application, runtime: Runtime) -> None:
     """Slack over HTTP at ``POST /slack/events``, or Socket Mode with ``SLACK_APP_TOKEN``."""
     settings = runtime.settings
     if not settings.slack_enabled:
-        log.info("Slack: not mounted (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable "
-                 "POST /slack/events)")
+        missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.slack_bot_token),
+                                            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret))
+                   if not value]
+        if len(missing) == 1:  # half configured: say which half is missing
+            log.warning("Slack: not mounted: %s is missing (the other is set); Slack needs "
+                        "both to serve POST /slack/events", missing[0])
+        else:
+            log.info("Slack: not mounted (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to "
+                     "enable POST /slack/events)")
         return
     from adapters.slack.app import SlackAdapter
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -39,6 +42,37 @@ async def test_without_credentials_slack_is_not_mounted(database_url: str) -> No
     async with TestClient(TestServer(build_app(runtime))) as client:
         response = await client.post("/slack/events", data="{}")
         assert response.status in {404, 405}
+
+
+@pytest.mark.parametrize(("given", "missing"), [
+    ({"slack_bot_token": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+    ({"slack_signing_secret": "s3cret"}, "SLACK_BOT_TOKEN"),
+])
+async def test_half_a_slack_configuration_names_what_is_missing(
+        database_url: str, caplog: pytest.LogCaptureFixture, given: dict[str, str],
+        missing: str) -> None:
+    runtime = Runtime.create(Settings(database_url=database_url, **given))
+    with caplog.at_level(logging.INFO, logger="adapters.host.server"):
+        async with TestClient(TestServer(build_app(runtime))) as client:
+            assert (await client.post("/slack/events", data="{}")).status in {404, 405}
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"Slack: not mounted: {missing} is missing" in line for line in warned), warned
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    ({"microsoft_app_id": "app"}, "MICROSOFT_APP_PASSWORD is missing"),
+    ({"microsoft_app_password": "pw"}, "MICROSOFT_APP_ID is missing"),
+    ({"microsoft_app_id": "app", "microsoft_app_password": "pw",
+      "microsoft_app_type": "SingleTenant"}, "MICROSOFT_APP_TENANT_ID is missing"),
+])
+def test_half_a_teams_configuration_names_what_is_missing(given: dict[str, str],
+                                                          says: str) -> None:
+    from adapters.host.server import teams_credential_problems
+
+    problems = teams_credential_problems(Settings(**given))
+    assert len(problems) == 1 and says in problems[0]
+    assert teams_credential_problems(Settings(microsoft_app_id="a", microsoft_app_password="p",
+                                              microsoft_app_tenant_id="t")) == []
 
 
 async def test_socket_mode_runs_the_same_handlers(database_url: str,
