@@ -7,8 +7,10 @@ import asyncio
 import errno
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -194,11 +196,30 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
+    unusable = sqlite_folder_problem(settings.database_url)
+    if unusable:  # said before the driver's thread gets to fail noisily
+        print(f"kaizen: {unusable}", file=sys.stderr)
+        return 2
     try:
         return _db_command(args, settings)
     except Exception as exc:  # the driver's many ways of saying "no": one line that says which
         print(f"kaizen: {database_problem(exc, settings.database_url)}", file=sys.stderr)
         return 2
+
+
+def sqlite_folder_problem(url: str) -> str | None:
+    """For an SQLite file whose folder is missing or not writable: what to fix."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or \
+            parsed.database == ":memory:":
+        return None
+    folder = Path(parsed.database).expanduser().resolve().parent
+    if folder.is_dir() and os.access(folder, os.W_OK):
+        return None
+    return (f"cannot open the SQLite file of {url}: its folder {folder} "
+            f"{'is not writable' if folder.is_dir() else 'does not exist'} (DATABASE_URL)")
 
 
 def database_problem(exc: BaseException, url: str) -> str:
