@@ -120,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`kaizen ideas | head`): what it read is all it wanted.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def configure_logging(level: str | int) -> None:
@@ -245,13 +249,9 @@ def database_problem(exc: BaseException, url: str) -> str:
     return f"the database at {shown} failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 
-def _db_command(args: argparse.Namespace, settings: Settings) -> int:
+def _current_revision(settings: Settings) -> str | None:
     from storage import migrate
 
-    if args.db_command == "upgrade":
-        migrate.upgrade(settings.database_url)
-        print(f"database migrated to {migrate.head_revision()}")
-        return 0
     runtime = Runtime.create(settings)
 
     async def _current() -> str | None:
@@ -261,8 +261,21 @@ def _db_command(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await runtime.close()
 
-    current = asyncio.run(_current())
+    return asyncio.run(_current())
+
+
+def _db_command(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import migrate
+
     head = migrate.head_revision()
+    current = _current_revision(settings)
+    if args.db_command == "upgrade":
+        if current == head:
+            print(f"database already at {head}: nothing to migrate")
+            return 0
+        migrate.upgrade(settings.database_url)
+        print(f"database migrated from {current or 'empty'} to {head}")
+        return 0
     suffix = " (head)" if current == head else f" (latest is {head}: run `kaizen db upgrade`)"
     print(f"{current or 'not migrated'}{suffix}")
     return 0

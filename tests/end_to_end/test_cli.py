@@ -94,8 +94,25 @@ def test_db_upgrade_and_current(empty_database_url: str) -> None:
     assert "not migrated" in kaizen("db", "current", env=env).stdout
     upgraded = kaizen("db", "upgrade", env=env)
     head = migrate.head_revision()
-    assert upgraded.returncode == 0 and f"migrated to {head}" in upgraded.stdout
+    assert upgraded.returncode == 0 and f"migrated from empty to {head}" in upgraded.stdout
     assert kaizen("db", "current", env=env).stdout.strip() == f"{head} (head)"
+    again = kaizen("db", "upgrade", env=env)  # nothing changed, and it says so
+    assert again.returncode == 0
+    assert again.stdout.strip() == f"database already at {head}: nothing to migrate"
+
+
+def test_a_reader_that_stops_early_is_no_error(cli_env: dict[str, str]) -> None:
+    """``kaizen ideas --format csv | head -1``: no BrokenPipeError traceback (the CSV, over
+    100 KB, is more than the pipe holds, so the writer meets the closed pipe)."""
+    long = "$(printf 'x%.0s' $(seq 1900))"
+    script = (f"for n in $(seq 20); do echo \"/kaizen standard: s$n {long}; problem: {long}; "
+              f"proposal: {long}\"; done | {KAIZEN} chat --user ana >/dev/null "
+              f"&& {KAIZEN} ideas --format csv | head -1")
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", script], env=cli_env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("id,key,status")
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    assert result.returncode == 0
 
 
 @pytest.mark.parametrize("command", [[], ["serve"], ["db"], ["chat"], ["ideas"]])
