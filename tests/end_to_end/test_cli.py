@@ -8,9 +8,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,8 +17,7 @@ from adapters.host.runtime import Runtime
 from adapters.host.settings import Settings
 from storage import migrate
 from storage.models import PersonRow
-
-KAIZEN = str(Path(sys.executable).with_name("kaizen"))
+from tests.machine import KAIZEN
 
 
 def kaizen(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -6,10 +6,8 @@ import asyncio
 import json
 import logging
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -23,10 +21,10 @@ from bot.schedule import DAILY, Schedule
 from bot.service import KaizenService
 from storage.models import DigestRunRow, OutboxRow
 from tests.conftest import MANAGER, POLICY, Clock
+from tests.machine import KAIZEN
 from tests.slack_harness import SlackDriver
 from tests.teams_harness import CHANNEL, TEAMS_MANAGER, TeamsDriver
 
-KAIZEN = str(Path(sys.executable).with_name("kaizen"))
 STANDUP = "C_STANDUP"
 
 

@@ -7,11 +7,9 @@ import asyncio
 import json
 import logging
 import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, web
@@ -28,6 +26,7 @@ from bot.events import MessageEvent, Place, UserRef
 from bot.service import KaizenService
 from tests.conftest import POLICY
 from tests.fake_slack import BOT_TOKEN, FakeSlack
+from tests.machine import KAIZEN
 from tests.slack_harness import SIGNING_SECRET
 from tests.teams_harness import teams_settings
 
@@ -383,7 +382,7 @@ def test_kaizen_digest_refuses_a_date_out_of_range_without_a_traceback(
 ) -> None:
     """Dates near year 1 or 9999 overflowed the digest's date arithmetic: a traceback."""
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("kaizen")), "digest", "--print", "--date", day],
+        [KAIZEN, "digest", "--print", "--date", day],
         env={**cli_env, "KAIZEN_TIMEZONE": "Asia/Tokyo"}, capture_output=True, text=True,
         timeout=60)
     assert done.returncode != 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,6 +16,7 @@ from adapters.host.runtime import Runtime
 from adapters.host.server import build_app
 from adapters.host.settings import Settings
 from storage import migrate
+from tests.machine import free_port
 
 
 async def _get(runtime: Runtime, path: str) -> tuple[int, dict]:
@@ -47,15 +47,9 @@ async def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:
     assert status == 200  # the process itself is fine
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_make_run_starts_a_ready_server(repo_root: Path, empty_database_url: str) -> None:
     """The README's first command: installs (already done by `make test`), migrates, serves."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
     env.update(DATABASE_URL=empty_database_url, KAIZEN_PORT=str(port), MAKEFLAGS="")
     process = subprocess.Popen(["make", "run"], cwd=repo_root, env=env, start_new_session=True,

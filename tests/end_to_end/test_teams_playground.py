@@ -14,10 +14,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -27,15 +25,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import MigratedTemplates
+from tests.machine import CHROMIUM, CHROMIUM_FLAGS, KAIZEN, free_port
 from tests.paths import OUTPUT, TESTS
 
 PLAYGROUND = TESTS / "playground" / "node_modules" / ".bin" / "agentsplayground"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-KAIZEN = str(Path(sys.executable).with_name("kaizen"))
 PLAYGROUND_USER = "teams:00000000-0000-0000-0000-0000000000020"
 """The Playground's signed-in person (Alex Wilber), made a manager here."""
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 COMPOSE = '[role="textbox"][data-lexical-editor="true"]'
 MESSAGE = ".fai-OutputCard"
 """A bot message in a chat as the Playground renders it (text and Adaptive Cards alike)."""
@@ -50,12 +45,6 @@ def _missing() -> str | None:
     if CHROMIUM is None:
         return "Chromium is not installed (apt-get install chromium)"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_http(url: str, process: subprocess.Popen[str], what: str) -> None:
@@ -101,7 +90,7 @@ def playground_url(serve_env: dict[str, str]) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the Teams renderer test: {missing}")
         pytest.skip(missing)
-    bot_port, ui_port = _free_port(), _free_port()
+    bot_port, ui_port = free_port(), free_port()
     env = serve_env
     server = subprocess.Popen(
         [KAIZEN, "serve", "--host", "127.0.0.1", "--port", str(bot_port), "--no-scheduler"],
@@ -128,7 +117,7 @@ async def page(playground_url: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
             tab = await browser.new_page(viewport={"width": 1280, "height": 1600})
             await tab.goto(playground_url, wait_until="networkidle")

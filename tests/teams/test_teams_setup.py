@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -15,11 +14,11 @@ from botbuilder.schema import Activity
 
 from adapters.teams.package import PackageError, build_manifest
 from adapters.teams.text import clean_text, normalise_reaction, tenant_of
+from tests.machine import KAIZEN
 from tests.paths import SCHEMAS
 from tests.teams_harness import teams_payload
 
 SCHEMA = SCHEMAS / "MicrosoftTeams.v1.30.schema.json"
-KAIZEN = str(Path(sys.executable).with_name("kaizen"))
 APP_ID = "c9e8c047-2a74-40a2-b28a-b162d5f5327c"
 
 

@@ -4,9 +4,7 @@ event ids, waiting deliveries, reactions. Each test fails on the code before the
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -18,9 +16,9 @@ from bot.identity import identity_problem, parse_identity
 from bot.service import KaizenService, utcnow
 from bot.turn import Policy
 from tests.conftest import Chat, Clock, all_ideas, get_idea, reply_text
+from tests.machine import KAIZEN
 from tests.teams_harness import PERSONAL, TeamsDriver
 
-KAIZEN = str(Path(sys.executable).with_name("kaizen"))
 SHARED_ID = "T1"
 """A Slack team id and a Teams tenant id that happen to be equal."""
 

@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,6 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,11 +33,11 @@ from adapters.web.auth import PasswordThrottle, client_key, password_matches
 from adapters.web.logs import RedactTokens, redact, server_logging
 from adapters.web.routes import ACCESS, COOKIE
 from tests.conftest import Clock
+from tests.machine import KAIZEN, free_port
 from tests.web.test_board import seed
 
 KEY = "test-secret-key"
 PASSWORD = "wall-pass"
-KAIZEN = str(Path(sys.executable).with_name("kaizen"))
 
 Board = Callable[..., Awaitable[TestClient]]
 
@@ -437,15 +435,9 @@ def test_redaction_covers_exceptions_and_leaves_other_records_alone() -> None:
     assert RedactTokens().filter(record) and token not in (record.exc_text or "")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_kaizen_serve_logs_no_token_even_at_debug(cli_env: dict[str, str]) -> None:
     """The real command: access log without query strings, every handler redacting."""
-    port = _free_port()
+    port = free_port()
     env = {**cli_env, "KAIZEN_PORT": str(port), "KAIZEN_SECRET_KEY": KEY,
            "KAIZEN_LOG_LEVEL": "DEBUG", "KAIZEN_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     token = TokenSigner(KEY).sign(Scope("console", "local", "ana"))

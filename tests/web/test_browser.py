@@ -7,7 +7,6 @@ failure. Screenshots land in test-output/ (the README's pictures come from here)
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,13 +17,9 @@ from adapters.host.server import build_app
 from adapters.host.settings import Settings
 from adapters.host.signing import Scope
 from tests.conftest import MANAGER
+from tests.machine import CHROMIUM, CHROMIUM_FLAGS
 from tests.paths import OUTPUT
 from tests.web.test_board import seed
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage"]
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
@@ -97,7 +92,7 @@ async def test_login_board_filter_idea_standard_insights(
     OUTPUT.mkdir(exist_ok=True)
     problems: list[str] = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = await browser.new_page(viewport={"width": 1440, "height": 900})
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
