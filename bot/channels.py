@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.events import Place
 from bot.model import ChannelConfig
 from bot.replies import Reply, ReplyKind
@@ -16,6 +18,12 @@ def stored_reference(place: Place) -> dict[str, object] | None:
     """What is kept with a channel setting so the platform can write there later (Teams: its
     conversation reference, under ``reference``); None where the channel id is enough."""
     return {"reference": dict(place.reference)} if place.reference is not None else None
+
+
+def way_in(stored: Mapping[str, object] | None) -> dict[str, object] | None:
+    """The conversation reference :func:`stored_reference` kept with a setting, if any."""
+    reference = stored.get("reference") if stored else None
+    return dict(reference) if isinstance(reference, Mapping) else None
 
 
 async def ideas_channel(turn: Turn) -> list[Reply]:

@@ -31,6 +31,7 @@ from adapters.jobs.sender import (
     TargetGone,
 )
 from bot import texts
+from bot.channels import way_in
 from bot.digest import DigestView, compose, view_from_dict
 from bot.events import PostRef
 from bot.replies import reply_from_dict, reply_to_dict
@@ -238,10 +239,8 @@ class Deliverer(BackgroundTask):
             configured = await uow.channels.get(self._platform, item.workspace, "ideas")
         if idea is None:
             return None
-        reference = configured.reference.get("reference") if (
-            configured is not None and configured.reference) else None
         channel = IdeasChannel(configured.channel_id if configured else None,
-                               reference if isinstance(reference, dict) else None)
+                               way_in(configured.reference if configured else None))
         if post is not None and post[1].startswith(GONE):
             return None  # its post was deleted: not updated, not posted again
         try:

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from adapters.host.runtime import Runtime
 from adapters.jobs.loops import BackgroundTask, repeatedly
+from bot.channels import way_in
 from bot.schedule import decide
 from bot.subscriptions import Subscription
 
@@ -149,6 +150,7 @@ async def queue_digests(runtime: Runtime, runs: list[DueRun], now: datetime, *,
 def _target(sub: Subscription, local_date: date, run_id: int | None) -> dict[str, object]:
     target: dict[str, object] = {"channel": sub.channel_id, "subscription_id": sub.id,
                                  "run_id": run_id, "local_date": local_date.isoformat()}
-    if sub.reference:
-        target["ref"] = sub.reference.get("reference")
+    reference = way_in(sub.reference)
+    if reference is not None:
+        target["ref"] = reference
     return target
