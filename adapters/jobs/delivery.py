@@ -269,11 +269,9 @@ class Deliverer(BackgroundTask):
         view = await self._digest_view(item)
         try:
             await self._sender.send_digest(to, view)
-        except TargetGone as exc:
-            await self._disable(item.workspace, None, exc)
-            await self._digest_delivered(item.target, False, str(exc))
-            raise
         except PermanentDeliveryError as exc:
+            if isinstance(exc, TargetGone):
+                await self._disable(item.workspace, None, exc)
             await self._digest_delivered(item.target, False, str(exc))
             raise
         await self._digest_delivered(item.target, True, "")

@@ -58,12 +58,7 @@ class TeamsSender:
                                             reply.text.split("\n") if reply.text else None))
                     if reply.kind == ReplyKind.FORM else reply_activity(reply))
         if isinstance(to, InPlace):
-            activity.id = to.message_id
-
-            async def replace(turn_context: TurnContext) -> None:
-                await turn_context.update_activity(activity)
-
-            await self._continue(to.reference, replace)
+            await self._update(to.reference, to.message_id, activity)
             return
         await self._send(_reference(to), activity)
 
@@ -78,14 +73,8 @@ class TeamsSender:
     async def update_idea(self, channel: IdeasChannel, post: PostRef, idea: Idea) -> None:
         if channel.reference is None:
             raise PermanentDeliveryError("the ideas channel is no longer configured")
-        activity = card_activity(idea_card(idea))
-        activity.id = post.message_id
-
-        async def update(turn_context: TurnContext) -> None:
-            await turn_context.update_activity(activity)
-
         try:
-            await self._continue(channel.reference, update)
+            await self._update(channel.reference, post.message_id, card_activity(idea_card(idea)))
         except NotFound as exc:
             raise PostGone(f"{idea.key}'s card was deleted (Teams answered 404)") from exc
 
@@ -100,6 +89,16 @@ class TeamsSender:
             return response.id if response else None
 
         return await self._continue(reference, send)
+
+    async def _update(self, reference: Mapping[str, object], message_id: str,
+                      activity: Activity) -> None:
+        """Show ``activity`` instead of our earlier message ``message_id``."""
+        activity.id = message_id
+
+        async def update(turn_context: TurnContext) -> None:
+            await turn_context.update_activity(activity)
+
+        await self._continue(reference, update)
 
     async def _continue(self, reference_data: Mapping[str, object],
                         action: Callable[[TurnContext], Awaitable[Any]]) -> Any:
