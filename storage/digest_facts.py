@@ -30,6 +30,7 @@ from storage.models import (
     ProcessRow,
     StandardVersionRow,
 )
+from storage.people import shown_name
 
 WAITING_SHOWN = 10
 """Waiting (still submitted) ideas listed, oldest first; the rest are only counted."""
@@ -94,7 +95,7 @@ class SqlDigestFacts:
 
         def idea(idea_id: int, **extra: Any) -> DigestIdea:
             row, person = loaded[idea_id]
-            return DigestIdea(key=idea_key(row.id), author=person.display_name or person.user_id,
+            return DigestIdea(key=idea_key(row.id), author=shown_name(person) or "?",
                               area=row.area, proposal=row.proposal,
                               created_at=row.created_at, **extra)
 
