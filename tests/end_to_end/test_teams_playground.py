@@ -47,17 +47,27 @@ def _missing() -> str | None:
     return None
 
 
-def _wait_http(url: str, process: subprocess.Popen[str], what: str) -> None:
+def _wait_http(url: str, process: subprocess.Popen[str], what: str, log: Path) -> None:
     deadline = time.monotonic() + 60
     while True:
-        output = process.stdout.read() if process.poll() is not None and process.stdout else ""
-        assert process.poll() is None, f"{what} exited: {output}"
-        assert time.monotonic() < deadline, f"{what} never came up"
+        assert process.poll() is None, f"{what} exited: {log.read_text()}"
+        assert time.monotonic() < deadline, f"{what} never came up: {log.read_text()}"
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
             time.sleep(0.2)
+
+
+def _start(command: list[str], env: dict[str, str], folder: Path,
+           name: str) -> tuple[subprocess.Popen[str], Path]:
+    """Run ``command`` in ``folder`` (the Playground writes its devTools/ log where it runs),
+    its output in a log file there (a pipe nobody reads would fill and stall it)."""
+    log = folder / f"{name}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=folder, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return process, log
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -82,7 +92,7 @@ def serve_env(tmp_path: Path, migrated_templates: MigratedTemplates) -> dict[str
 
 
 @pytest.fixture
-def playground_url(serve_env: dict[str, str]) -> Iterator[str]:
+def playground_url(serve_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """``kaizen serve`` (local mode, a fresh migrated SQLite database) and the Playground
     pointed at it; the Playground's address."""
     missing = _missing()
@@ -91,20 +101,17 @@ def playground_url(serve_env: dict[str, str]) -> Iterator[str]:
             pytest.fail(f"CI must run the Teams renderer test: {missing}")
         pytest.skip(missing)
     bot_port, ui_port = free_port(), free_port()
-    env = serve_env
-    server = subprocess.Popen(
+    server, server_log = _start(
         [KAIZEN, "serve", "--host", "127.0.0.1", "--port", str(bot_port), "--no-scheduler"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+        serve_env, tmp_path, "serve")
     playground: subprocess.Popen[str] | None = None
     try:
-        _wait_http(f"http://127.0.0.1:{bot_port}/healthz", server, "kaizen serve")
-        playground = subprocess.Popen(
+        _wait_http(f"http://127.0.0.1:{bot_port}/healthz", server, "kaizen serve", server_log)
+        playground, playground_log = _start(
             [str(PLAYGROUND), "-e", f"http://127.0.0.1:{bot_port}/api/messages",
-             "-c", "msteams", "-p", str(ui_port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
-        _wait_http(f"http://127.0.0.1:{ui_port}/", playground, "the Agents Playground")
+             "-c", "msteams", "-p", str(ui_port)], serve_env, tmp_path, "playground")
+        _wait_http(f"http://127.0.0.1:{ui_port}/", playground, "the Agents Playground",
+                   playground_log)
         yield f"http://127.0.0.1:{ui_port}/"
     finally:
         if playground is not None:
